@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks; run with ``python -m benchmarks.NAME``. Not collected by pytest."""

@@ -1,0 +1,1 @@
+"""The ``distillguard`` command line: thin Typer commands over the stages."""

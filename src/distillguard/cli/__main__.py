@@ -1,0 +1,3 @@
+from distillguard.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""console stage: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""detect/behaviour stage: see DESIGN.md."""

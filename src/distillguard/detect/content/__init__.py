@@ -1,0 +1,1 @@
+"""detect/content stage: see DESIGN.md."""

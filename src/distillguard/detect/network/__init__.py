@@ -1,0 +1,1 @@
+"""detect/network stage: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""detect/prediction stage: see DESIGN.md."""

@@ -1,0 +1,30 @@
+"""The event-log interchange format in code: records, file schemas, readers and writers."""
+
+from distillguard.events.records import (
+    AccountRecord,
+    Action,
+    Endpoint,
+    Label,
+    LabelRecord,
+    Message,
+    RequestEvent,
+    Verdict,
+    Verification,
+)
+from distillguard.events.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA, LABEL_SCHEMA, VERDICT_SCHEMA
+
+__all__ = [
+    "ACCOUNT_SCHEMA",
+    "EVENT_SCHEMA",
+    "LABEL_SCHEMA",
+    "VERDICT_SCHEMA",
+    "AccountRecord",
+    "Action",
+    "Endpoint",
+    "Label",
+    "LabelRecord",
+    "Message",
+    "RequestEvent",
+    "Verdict",
+    "Verification",
+]

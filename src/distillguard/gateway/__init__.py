@@ -1,0 +1,1 @@
+"""gateway stage: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""provenance stage: see DESIGN.md."""
