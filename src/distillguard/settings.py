@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from distillguard.errors import ConfigError
@@ -21,6 +21,7 @@ __all__ = [
     "DetectSettings",
     "GatewaySettings",
     "IdentitySettings",
+    "PolicySettings",
     "Settings",
     "SimulateSettings",
     "StoreSettings",
@@ -59,21 +60,105 @@ class DetectSettings(_Section):
     flag_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+class PolicySettings(_Section):
+    """How the gateway turns signals into one action per request (``respond.policy``).
+
+    Content signals are per prompt and noisy (red-team vendors and eval harnesses send jailbreak
+    look-alikes), so on their own they degrade a request, never block it. Blocking comes from the
+    audit's enforcement list (``suspend``) or from the online score when ``online_block_at`` is set.
+    """
+
+    content_degrade_at: float = Field(default=0.85, ge=0.0, le=1.0)
+    content_block_at: float | None = Field(default=None, ge=0.0, le=1.0)
+    online_degrade_at: float = Field(default=0.6, ge=0.0, le=1.0)
+    online_challenge_at: float = Field(default=0.85, ge=0.0, le=1.0)
+    online_block_at: float | None = Field(default=None, ge=0.0, le=1.0)
+    challenge_up_to_tier: Literal["none", "email", "phone", "document", "organization"] = Field(
+        default="phone",
+        description="accounts verified above this tier are degraded instead of challenged",
+    )
+    throttle_quota_factor: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=1.0,
+        description="share of the tier quota left to throttled accounts",
+    )
+    cluster_quota_factor: float = Field(
+        default=3.0, gt=0.0, description="a cluster together gets this many accounts' quota"
+    )
+    max_tokens_cap: int = Field(default=256, ge=1)
+    prob_decimals: int = Field(default=1, ge=0, le=6)
+    prob_noise: float = Field(default=0.02, ge=0.0, le=0.5)
+
+
 class GatewaySettings(_Section):
-    """The inline gateway."""
+    """The inline gateway (``distillguard serve``)."""
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)
     upstream_url: str = "http://127.0.0.1:8000"
+    upstream_api_key: str | None = Field(
+        default=None, description="sent upstream as 'Authorization: Bearer'; never logged"
+    )
     upstream_timeout_s: float = Field(default=60.0, gt=0)
+    upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    upstream_max_connections: int = Field(default=256, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
     redis_url: str | None = None
+    redis_timeout_s: float = Field(default=0.05, gt=0)
     fail_mode: Literal["open", "closed"] = "open"
+    window_s: int = Field(
+        default=60,
+        ge=1,
+        description="rate-limit window; the per-minute tier quotas are scaled to its length",
+    )
+    enforcement_path: Path | None = Field(
+        default=None, description="the audit's enforcement.json; reloaded by POST /admin/reload"
+    )
+    event_log: Path = Field(
+        default=Path("gateway-events.jsonl.gz"),
+        description="where events go (.jsonl or .jsonl.gz); '{pid}' is replaced by the process id",
+    )
+    event_batch_size: int = Field(default=512, ge=1)
+    event_flush_s: float = Field(default=0.5, gt=0)
+    log_content: bool = Field(
+        default=True, description="keep prompts and responses in the event log"
+    )
+    action_header: str | None = Field(
+        default="x-distillguard-action", description="response header with action; None hides it"
+    )
+    admin_token: str | None = Field(
+        default=None, description="bearer token for /admin/*; admin is off without one"
+    )
+    trust_forwarded_for: bool = Field(
+        default=False, description="take client_ip from X-Forwarded-For (behind a trusted LB)"
+    )
+    detection: bool = True
+    policy: PolicySettings = PolicySettings()
 
 
 class IdentitySettings(_Section):
-    """The account store, keys and MFA."""
+    """The account store, keys and MFA.
+
+    ``secret_key`` keys the API-key pepper, encrypts TOTP seeds and seals the audit log. It is
+    required outside ``env="local"``; locally, when unset, one is generated into ``secret_file``
+    (default: next to the SQLite database, ``<db>.secret``, mode 0600) and reused.
+    """
 
     database_url: str = "sqlite:///distillguard-identity.sqlite"
+    secret_key: SecretStr | None = None
+    secret_file: Path | None = None
+    mfa_session_ttl_s: int = Field(default=600, ge=30, description="how long a passed MFA lasts")
+    max_failures: int = Field(default=5, ge=1, description="failed attempts before lockout")
+    free_failures: int = Field(default=2, ge=0, description="failures before throttling starts")
+    lockout_s: float = Field(default=900.0, gt=0)
+    step_up_code_ttl_s: int = Field(default=600, ge=30)
+    step_up_max_attempts: int = Field(default=5, ge=1)
+    scrypt_log2_n: int = Field(default=15, ge=10, le=20, description="recovery/password hashes")
+    totp_issuer: str = "distillguard"
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "distillguard"
+    webauthn_origin: str = "http://localhost:8080"
 
 
 class Settings(BaseSettings):
