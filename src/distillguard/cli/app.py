@@ -33,8 +33,9 @@ def _root(
 
 # Command modules register on import; keep this list sorted by data-flow order.
 from distillguard.cli import demo as _demo  # noqa: E402
+from distillguard.cli import serve as _serve  # noqa: E402
 
-for _module in (_demo,):
+for _module in (_demo, _serve):
     _module.register(app)
 
 
