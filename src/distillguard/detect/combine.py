@@ -1,0 +1,116 @@
+"""Verdict combination: detector evidence → a calibrated score, cluster scores, the lift.
+
+**Per account.** ``logit = BIAS + sum_d WEIGHTS[d] * evidence_d`` (evidence in [0, 1]; a
+detector that could not judge contributes nothing), ``score = sigmoid(logit)``. The weights say
+how much each kind of evidence means on its own; the bias is set so that no single detector at
+full strength crosses the flag threshold (0.5) alone: theft takes two independent lines of
+evidence, e.g. reasoning elicitation from a fresh unverified account. The constants were chosen by
+hand from what each behaviour means and then checked (not fitted) on the tuning seeds 1-3 of the
+simulator (see benchmarks/detect.py); evaluation seeds 101-105 were never looked at while setting
+them.
+
+**Per cluster.** ``cluster_logit = logit(q) + COORD_WEIGHT * cohesion + SIZE_WEIGHT *
+log2(size)`` where ``q`` is the mean score of the more suspicious half of the members. The
+members' behaviour drives it: a tight cluster of innocent-looking accounts (colleagues sharing
+a company card or a NAT) keeps a low score, while coordination raises a cluster whose members
+already look doubtful.
+
+**Lift.** A member's final score is ``max(own, cluster_score * ramp(strength, 0.1, 0.6))``:
+coordination evidence lifts members that look innocent alone, in proportion to how strongly
+they are linked into the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillguard.detect.behaviour.frame import ramp
+from distillguard.detect.findings import Evidence
+
+__all__ = [
+    "BIAS",
+    "COORD_WEIGHT",
+    "SIZE_WEIGHT",
+    "WEIGHTS",
+    "ClusterScore",
+    "account_logits",
+    "cluster_scores",
+    "lift",
+    "sigmoid",
+]
+
+BIAS = -4.2
+WEIGHTS: Mapping[str, float] = {
+    "volume_shape": 1.2,
+    "reasoning_params": 1.6,
+    "elicitation": 2.6,
+    "content_abuse": 2.6,
+    "capability_coverage": 1.4,
+    "template_concentration": 0.9,
+    "timing_regularity": 0.9,
+    "release_chasing": 1.6,
+    "infra_diversity": 1.4,
+    "identity_risk": 2.0,
+    "prediction_extraction": 4.6,
+}
+COORD_WEIGHT = 1.5
+SIZE_WEIGHT = 0.25
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
+
+
+def account_logits(evidence: Mapping[str, Evidence], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The combined logit per account and, per account, how many detectors judged it."""
+    logit = np.full(n, BIAS)
+    judged = np.zeros(n)
+    for name, ev in evidence.items():
+        w = WEIGHTS.get(name, 0.0)
+        s = ev.scores
+        ok = np.isfinite(s)
+        logit += w * np.where(ok, s, 0.0)
+        judged += ok
+    return logit, judged
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterScore:
+    """One cluster's score and what drove it."""
+
+    score: float
+    member_mean: float
+    cohesion: float
+    size: int
+
+
+def cluster_scores(
+    own: np.ndarray, members: Mapping[int, np.ndarray], cohesion: Mapping[int, float]
+) -> dict[int, ClusterScore]:
+    out: dict[int, ClusterScore] = {}
+    for c, rows in members.items():
+        p = np.sort(own[rows])[::-1]
+        top = p[: max(1, (p.shape[0] + 1) // 2)]
+        q = float(np.clip(top.mean(), 1e-4, 1 - 1e-4))
+        coh = float(cohesion.get(c, 0.0))
+        logit = np.log(q / (1 - q)) + COORD_WEIGHT * coh + SIZE_WEIGHT * np.log2(p.shape[0])
+        # Coordination only lifts a cluster whose members already look doubtful: a cluster of
+        # innocent-looking accounts keeps the score its members earned.
+        score = float(sigmoid(np.array(logit))) if q >= 0.2 else q
+        out[c] = ClusterScore(score, q, coh, int(p.shape[0]))
+    return out
+
+
+def lift(
+    own: np.ndarray,
+    label: np.ndarray,
+    strength: np.ndarray,
+    clusters: Mapping[int, ClusterScore],
+) -> np.ndarray:
+    """Final per-account scores after the cluster lift (never lower than ``own``)."""
+    cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in label.tolist()])
+    lifted = cs * ramp(strength, 0.1, 0.6)
+    return np.asarray(np.maximum(own, lifted))

@@ -1,0 +1,689 @@
+"""The batch audit: store queries → per-account features → detectors → network → verdicts.
+
+Per-account features are aggregated in SQL inside the store (no Python per event) and arrive
+as Arrow; detectors are pure functions over numpy columns. Prompt texts are deduplicated by a
+hash and scored once with the content model; when an account sent more distinct prompts than
+the sampling budget allows, a deterministic hash-ordered sample per account is scored and the
+stats say so. Without prompt text (or without a content model) the audit runs in metadata-only
+mode: content detectors return no evidence and every verdict says which were skipped.
+
+With ``replay=True`` the audit is rerun on growing prefixes of the log (``replay_windows``
+cut-offs evenly spaced in time) and ``first_flagged_at`` is the time of the account's last event
+before the first cut-off at which it was flagged: what an hourly audit would have caught.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import structlog
+
+from distillguard.detect import DETECTORS
+from distillguard.detect.behaviour.frame import AccountFrame
+from distillguard.detect.behaviour.tasks import category_entropy, tag_many
+from distillguard.detect.behaviour.timing import (
+    gap_cv,
+    hour_entropy,
+    local_night_share,
+    offsets_for,
+)
+from distillguard.detect.combine import (
+    WEIGHTS,
+    account_logits,
+    cluster_scores,
+    lift,
+    sigmoid,
+)
+from distillguard.detect.findings import Detector, Evidence
+from distillguard.detect.network.communities import find_communities
+from distillguard.detect.network.links import build_links
+from distillguard.detect.overrides import find_override, rows_to_known_good
+from distillguard.detect.prediction.prada import population_stats, stream_stats
+from distillguard.detect.queries import (
+    ACCOUNT_FEATURES_SQL,
+    ACTIVE_BUCKETS_SQL,
+    EMPTY_ACCOUNTS,
+    HOUR_HISTOGRAM_SQL,
+    LINK_KEYS_SQL,
+    PREDICT_QUERIES_SQL,
+    TEXT_SAMPLE_SQL,
+    events_until,
+)
+from distillguard.detect.verdicts import (
+    AccountVerdict,
+    AuditResult,
+    AuditStats,
+    ClusterVerdict,
+    KnownGood,
+    Response,
+    response_for,
+)
+from distillguard.settings import Settings
+
+__all__ = [
+    "CONTENT_SIGNALS",
+    "AuditOptions",
+    "ContentScorer",
+    "TemplateFn",
+    "audit_frame",
+    "audit_store",
+]
+
+log = structlog.get_logger(__name__)
+
+CONTENT_SIGNALS = ("jailbreak", "injection", "extraction", "cot_elicitation", "rubric")
+_SIGNAL_COLUMN = {
+    "jailbreak": "c_share_jailbreak",
+    "injection": "c_share_injection",
+    "extraction": "c_share_extraction",
+    "cot_elicitation": "c_share_cot",
+    "rubric": "c_share_rubric",
+}
+
+TemplateFn = Callable[[str], str]
+
+
+class ContentScorer(Protocol):
+    """What the audit needs from C's ``ContentModel``: per-signal scores for many texts."""
+
+    def score(self, texts: Sequence[str]) -> Any: ...
+
+
+class _Connection(Protocol):
+    def execute(self, query: str, parameters: Any = ...) -> Any: ...
+
+
+class _Store(Protocol):
+    @property
+    def con(self) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    """Knobs of one audit run (defaults from ``Settings.detect``)."""
+
+    threshold: float = 0.5
+    watch_from: float = 0.25
+    texts_budget: int = 60_000
+    max_texts_per_account: int = 300
+    min_texts_per_account: int = 30
+    predict_per_account: int = 400
+    replay_windows: int = 24
+    seed: int = 42
+    overrides: tuple[KnownGood, ...] = ()
+    detectors: tuple[Detector, ...] = field(default_factory=tuple)
+
+
+def _signal(result: Any, name: str, n: int) -> np.ndarray:
+    value = getattr(result, name, None)
+    if value is None and isinstance(result, Mapping):
+        value = result.get(name)
+    if value is None:
+        return np.full(n, np.nan)
+    return np.asarray(value, dtype=np.float64)
+
+
+@dataclass(slots=True)
+class _ContentCache:
+    """Scores and tags per text hash, kept across replay windows so each text is scored once."""
+
+    scores: dict[int, np.ndarray] = field(default_factory=dict)
+    tags: dict[int, np.ndarray] = field(default_factory=dict)
+    templates: dict[int, str] = field(default_factory=dict)
+
+
+def _fetch(con: Any, sql: str) -> pa.Table:
+    return con.sql(sql).to_arrow_table()
+
+
+def _has_table(con: Any, name: str) -> bool:
+    row = con.sql(
+        f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{name}'"
+    ).fetchall()[0]
+    return bool(row and row[0])
+
+
+def _accounts_relation(con: Any) -> str:
+    if _has_table(con, "accounts"):
+        row = con.sql("SELECT count(*) FROM accounts").fetchall()[0]
+        if row and row[0]:
+            return "accounts"
+    return EMPTY_ACCOUNTS
+
+
+def _content_features(
+    con: Any,
+    frame: AccountFrame,
+    events: str,
+    scorer: ContentScorer | None,
+    template_fn: TemplateFn | None,
+    opts: AuditOptions,
+    cache: _ContentCache,
+) -> tuple[int, bool, dict[int, list[str]]]:
+    """Fill the c_* columns. Returns (texts scored, sampled?, top templates per account row)."""
+    per_account = int(
+        np.clip(
+            opts.texts_budget // max(len(frame), 1),
+            opts.min_texts_per_account,
+            opts.max_texts_per_account,
+        )
+    )
+    table = _fetch(con, TEXT_SAMPLE_SQL.format(events=events, per_account=per_account))
+    if table.num_rows == 0:
+        return 0, False, {}
+    acc = np.asarray(table.column("account_id").to_pylist(), dtype=object)
+    hashes = table.column("h").to_numpy(zero_copy_only=False).astype(np.uint64)
+    counts = table.column("n").to_numpy(zero_copy_only=False).astype(np.float64)
+    n_distinct = table.column("n_distinct").to_numpy(zero_copy_only=False)
+    sampled = bool((n_distinct > per_account).any())
+    texts = table.column("text").to_pylist()
+    new_pos: dict[int, int] = {}
+    for i, h in enumerate(hashes.tolist()):
+        if h not in cache.tags and h not in new_pos:
+            new_pos[h] = i
+    if new_pos:
+        idx = list(new_pos.values())
+        new_texts = [texts[i] for i in idx]
+        tags = tag_many(new_texts)
+        sig = np.full((len(idx), len(CONTENT_SIGNALS)), np.nan)
+        if scorer is not None:
+            result = scorer.score(new_texts)
+            for k, name in enumerate(CONTENT_SIGNALS):
+                sig[:, k] = _signal(result, name, len(idx))
+        for j, h in enumerate(new_pos):
+            cache.tags[h] = tags[j]
+            cache.scores[h] = sig[j]
+            if template_fn is not None:
+                cache.templates[h] = template_fn(new_texts[j])
+    sig_rows = np.vstack([cache.scores[h] for h in hashes.tolist()])
+    tag_rows = np.vstack([cache.tags[h] for h in hashes.tolist()])
+    tmpl = [cache.templates.get(h) for h in hashes.tolist()]
+    # Group rows by account (the query returns them sorted by account).
+    bounds = np.flatnonzero(acc[1:] != acc[:-1]) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [acc.shape[0]]])
+    ids: list[str] = []
+    cols: dict[str, list[float]] = {c: [] for c in _SIGNAL_COLUMN.values()}
+    extra: dict[str, list[float]] = {
+        "c_n_texts": [],
+        "c_distinct_total": [],
+        "c_coverage_entropy": [],
+        "c_n_categories": [],
+        "c_top_template_share": [],
+        "c_template_ratio": [],
+    }
+    top_templates: dict[int, list[str]] = {}
+    rows_of = frame.index_of([str(a) for a in acc[starts]]) if starts.size else np.zeros(0)
+    for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        w = counts[s:e]
+        total = w.sum()
+        ids.append(str(acc[s]))
+        for j, name in enumerate(CONTENT_SIGNALS):
+            v = sig_rows[s:e, j]
+            cols[_SIGNAL_COLUMN[name]].append(
+                float(((v >= 0.5) * w).sum() / total) if np.isfinite(v).all() else np.nan
+            )
+        cat = (tag_rows[s:e] * w[:, None]).sum(axis=0)
+        share = cat[:-1] / max(total, 1.0)
+        extra["c_n_texts"].append(float(e - s))
+        extra["c_distinct_total"].append(float(n_distinct[s]))
+        extra["c_coverage_entropy"].append(category_entropy(cat))
+        extra["c_n_categories"].append(float((share >= 0.05).sum()))
+        if template_fn is not None:
+            t_counts: dict[str, float] = {}
+            for t, c in zip(tmpl[s:e], w.tolist(), strict=True):
+                if t is not None:
+                    t_counts[t] = t_counts.get(t, 0.0) + c
+            top = sorted(t_counts.items(), key=lambda kv: -kv[1])
+            extra["c_top_template_share"].append(top[0][1] / total if top else np.nan)
+            extra["c_template_ratio"].append(len(t_counts) / max(e - s, 1))
+            top_templates[int(rows_of[k])] = [t for t, c in top[:5] if c >= 3]
+        else:
+            extra["c_top_template_share"].append(np.nan)
+            extra["c_template_ratio"].append(np.nan)
+    if scorer is None:
+        for c in cols:
+            cols[c] = [np.nan] * len(ids)
+    frame.put_many(ids, {**cols, **extra})
+    return len(new_pos), sampled, top_templates
+
+
+def _predict_features(con: Any, frame: AccountFrame, events: str, opts: AuditOptions) -> None:
+    table = _fetch(
+        con, PREDICT_QUERIES_SQL.format(events=events, per_account=opts.predict_per_account)
+    )
+    if table.num_rows == 0:
+        return
+    acc = np.asarray(table.column("account_id").to_pylist(), dtype=object)
+    feats = table.column("features").to_pylist()
+    dims = {len(f) for f in feats}
+    dim = max(dims, key=lambda d: sum(1 for f in feats if len(f) == d))
+    keep = np.array([len(f) == dim for f in feats])
+    x = np.asarray([f for f, k in zip(feats, keep, strict=True) if k], dtype=np.float64)
+    acc = acc[keep]
+    pop = population_stats(x)
+    bounds = np.flatnonzero(acc[1:] != acc[:-1]) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [acc.shape[0]]])
+    ids, n, w, ood, spread = [], [], [], [], []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        st = stream_stats(x[s:e], pop)
+        ids.append(str(acc[s]))
+        n.append(st.n_queries)
+        w.append(st.prada_w)
+        ood.append(st.ood_share)
+        spread.append(st.spread_ratio)
+    frame.put_many(
+        ids,
+        {"pred_n": n, "pred_prada_w": w, "pred_ood_share": ood, "pred_spread_ratio": spread},
+    )
+
+
+def _timing_features(con: Any, frame: AccountFrame, events: str) -> None:
+    table = _fetch(con, HOUR_HISTOGRAM_SQL.format(events=events))
+    hist = np.zeros((len(frame), 24))
+    if table.num_rows:
+        rows = frame.index_of(table.column("account_id").to_pylist())
+        hours = table.column("hour").to_numpy(zero_copy_only=False).astype(np.int64)
+        counts = table.column("n").to_numpy(zero_copy_only=False).astype(np.float64)
+        np.add.at(hist, (rows, hours), counts)
+    declared = frame.txt("declared_country")
+    seen = frame.txt("main_country")
+    country = np.array([d if d else s for d, s in zip(declared, seen, strict=True)], dtype=object)
+    frame.num["night_share"] = local_night_share(hist, offsets_for(country))
+    frame.num["hour_entropy"] = hour_entropy(hist)
+    frame.num["gap_cv"] = gap_cv(frame.col("gap_mean"), frame.col("gap_std"))
+
+
+def _network(
+    con: Any,
+    frame: AccountFrame,
+    events: str,
+    accounts: str,
+    top_templates: Mapping[int, list[str]],
+) -> tuple[Any, Any]:
+    keys = _fetch(con, LINK_KEYS_SQL.format(events=events, accounts=accounts))
+    rows = frame.index_of(keys.column("account_id").to_pylist())
+    kinds = np.asarray(keys.column("kind").to_pylist(), dtype=object)
+    values = np.asarray(keys.column("value").to_pylist(), dtype=object)
+    t_rows = [r for r, ts in top_templates.items() for _ in ts]
+    t_vals = [t for ts in top_templates.values() for t in ts]
+    if t_rows:
+        rows = np.concatenate([rows, np.asarray(t_rows, dtype=np.int64)])
+        kinds = np.concatenate([kinds, np.full(len(t_rows), "template", dtype=object)])
+        values = np.concatenate([values, np.asarray(t_vals, dtype=object)])
+    buckets_tab = _fetch(con, ACTIVE_BUCKETS_SQL.format(events=events))
+    b_rows = frame.index_of(buckets_tab.column("account_id").to_pylist())
+    b_q = buckets_tab.column("q").to_numpy(zero_copy_only=False)
+    buckets: dict[int, np.ndarray] = {}
+    if b_rows.size:
+        bounds = np.flatnonzero(np.diff(b_rows)) + 1
+        for s, e in zip(
+            np.concatenate([[0], bounds]).tolist(),
+            np.concatenate([bounds, [b_rows.shape[0]]]).tolist(),
+            strict=True,
+        ):
+            buckets[int(b_rows[s])] = np.asarray(b_q[s:e])
+    graph = build_links(
+        rows, kinds, values, len(frame), orgs=frame.txt("org_id"), active_buckets=buckets
+    )
+    return graph, find_communities(graph)
+
+
+_KIND_OF = {
+    "prediction_extraction": "prediction_extraction",
+    "content_abuse": "jailbreak_extraction",
+    "elicitation": "distillation",
+    "reasoning_params": "distillation",
+    "capability_coverage": "distillation",
+    "volume_shape": "distillation",
+    "template_concentration": "distillation",
+    "release_chasing": "distillation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    frame: AccountFrame
+    evidence: dict[str, Evidence]
+    own: np.ndarray
+    final: np.ndarray
+    graph: Any
+    comm: Any
+    clusters: dict[int, Any]
+    override: list[KnownGood | None]
+    texts_scored: int
+    sampled: bool
+    content_available: bool
+    notes: tuple[str, ...]
+
+
+def audit_frame(
+    con: Any,
+    events: str,
+    accounts: str,
+    opts: AuditOptions,
+    scorer: ContentScorer | None,
+    template_fn: TemplateFn | None,
+    cache: _ContentCache | None = None,
+) -> _Scored | None:
+    """Score every account of ``events`` (a relation name or subquery); None when empty."""
+    cache = cache if cache is not None else _ContentCache()
+    table = _fetch(con, ACCOUNT_FEATURES_SQL.format(events=events, accounts=accounts))
+    if table.num_rows == 0:
+        return None
+    frame = AccountFrame.from_arrow(table)
+    _timing_features(con, frame, events)
+    notes: list[str] = []
+    has_text = bool(np.nan_to_num(frame.col("share_has_text")).max() > 0)
+    texts_scored, sampled = 0, False
+    top_templates: dict[int, list[str]] = {}
+    if has_text:
+        texts_scored, sampled, top_templates = _content_features(
+            con, frame, events, scorer, template_fn, opts, cache
+        )
+        if sampled:
+            notes.append(
+                "content sampled: up to a fixed number of distinct prompts per account were "
+                "scored (deterministic hash order)"
+            )
+    content_available = has_text and scorer is not None
+    if not has_text:
+        notes.append("metadata-only: the log holds no prompt text")
+    elif scorer is None:
+        notes.append("metadata-only content signals: no content model was loaded")
+    if template_fn is None and has_text:
+        notes.append("template fingerprints unavailable: template detector skipped")
+    if accounts == EMPTY_ACCOUNTS:
+        notes.append("no account records: identity and sign-up evidence skipped")
+    _predict_features(con, frame, events, opts)
+    detectors = opts.detectors or DETECTORS
+    evidence: dict[str, Evidence] = {}
+    for det in detectors:
+        ev = det.evaluate(frame)
+        if det.content and not np.isfinite(ev.scores).any():
+            ev = Evidence(
+                det.name,
+                np.full(len(frame), np.nan),
+                tuple(() for _ in range(len(frame))),
+                skipped="no prompt content" if not has_text else "no content model",
+            )
+        evidence[det.name] = ev
+    logit, _ = account_logits(evidence, len(frame))
+    own = sigmoid(logit)
+    graph, comm = _network(con, frame, events, accounts, top_templates)
+    clusters = cluster_scores(own, comm.members, comm.cohesion)
+    final = lift(own, comm.label, comm.strength, clusters)
+    orgs = frame.txt("org_id")
+    override = [
+        find_override(opts.overrides, str(a), o) if opts.overrides else None
+        for a, o in zip(frame.ids, orgs, strict=True)
+    ]
+    return _Scored(
+        frame,
+        evidence,
+        own,
+        final,
+        graph,
+        comm,
+        clusters,
+        override,
+        texts_scored,
+        sampled,
+        content_available,
+        tuple(notes),
+    )
+
+
+def _from_epoch(t: float) -> datetime:
+    return datetime.fromtimestamp(float(t), tz=UTC)
+
+
+def _account_kind(i: int, evidence: Mapping[str, Evidence]) -> str:
+    best, best_v = "coordinated_accounts", 0.3
+    for name, kind in _KIND_OF.items():
+        ev = evidence.get(name)
+        if ev is None:
+            continue
+        v = float(np.nan_to_num(ev.scores[i]))
+        if name == "prediction_extraction":
+            v *= 2.0
+        if name == "content_abuse":
+            v *= 1.5
+        if v > best_v:
+            best, best_v = kind, v
+    return best
+
+
+def _cluster_id(c: int) -> str:
+    return f"C{c + 1:04d}"
+
+
+def _build_result(
+    sc: _Scored,
+    opts: AuditOptions,
+    started: datetime,
+    first_flagged: Mapping[str, datetime] | None,
+    replay: bool,
+    n_events: int,
+) -> AuditResult:
+    frame, ev = sc.frame, sc.evidence
+    n = len(frame)
+    n_events_acc = np.nan_to_num(frame.col("n_events"))
+    flagged = (sc.final >= opts.threshold) & np.array([o is None for o in sc.override])
+    skipped = sorted(name for name, e in ev.items() if e.skipped)
+    cluster_verdicts: list[ClusterVerdict] = []
+    kinds = [_account_kind(i, ev) if flagged[i] else None for i in range(n)]
+    for c, rows in sorted(sc.comm.members.items()):
+        cs = sc.clusters[c]
+        c_flag = bool(cs.score >= opts.threshold and flagged[rows].any())
+        member_kinds = [k for k in (kinds[r] for r in rows.tolist()) if k]
+        kind = max(set(member_kinds), key=member_kinds.count) if member_kinds else "benign"
+        shared: dict[str, tuple[str, ...]] = {}
+        for link_kind, per_row in sc.graph.shared.items():
+            vals: dict[str, int] = {}
+            for r in rows.tolist():
+                for v in per_row.get(r, ()):
+                    vals[v] = vals.get(v, 0) + 1
+            common = [v for v, k in sorted(vals.items(), key=lambda kv: -kv[1]) if k >= 2]
+            if common:
+                shared[link_kind] = tuple(common[:5])
+        evidence_lines = [
+            f"{len(rows)} accounts linked by {', '.join(sorted(shared)) or 'shared behaviour'}; "
+            f"mean link weight {cs.cohesion:.2f}",
+            f"members' own scores: suspicious half averages {cs.member_mean:.2f}; "
+            f"cluster score {cs.score:.2f}",
+            f"{int(flagged[rows].sum())} of {len(rows)} members flagged",
+        ]
+        resp = response_for(cs.score, c_flag, opts.watch_from)
+        if c_flag and cs.score >= 0.95 and len(rows) >= 3:
+            resp = Response.SUSPEND
+        cluster_verdicts.append(
+            ClusterVerdict(
+                cluster_id=_cluster_id(c),
+                members=tuple(sorted(str(frame.ids[r]) for r in rows.tolist())),
+                score=float(cs.score),
+                kind=kind if c_flag else "benign",
+                evidence=tuple(evidence_lines),
+                shared=shared,
+                response=resp,
+                flagged=c_flag,
+                n_events=int(n_events_acc[rows].sum()),
+            )
+        )
+    verdicts: list[AccountVerdict] = []
+    for i in range(n):
+        acc_id = str(frame.ids[i])
+        label = int(sc.comm.label[i])
+        score = float(np.clip(sc.final[i], 0.0, 1.0))
+        reasons: list[str] = []
+        override = sc.override[i]
+        if override is not None:
+            reasons.append(f"known-good (cleared by {override.who}: {override.why})")
+        contrib = sorted(
+            (
+                (WEIGHTS.get(name, 0.0) * float(np.nan_to_num(e.scores[i])), e.reasons[i])
+                for name, e in ev.items()
+            ),
+            key=lambda t: -t[0],
+        )
+        for _, rs in contrib:
+            reasons.extend(rs)
+        if label >= 0 and sc.final[i] > sc.own[i] + 1e-9:
+            cs = sc.clusters[label]
+            reasons.append(
+                f"linked into cluster {_cluster_id(label)} ({cs.size} accounts, cluster score "
+                f"{cs.score:.2f}); own score {sc.own[i]:.2f} lifted to {score:.2f}"
+            )
+        elif label >= 0:
+            reasons.append(
+                f"member of cluster {_cluster_id(label)} ({sc.clusters[label].size} accounts)"
+            )
+        if skipped:
+            reasons.append(f"not evaluated (no prompt content): {', '.join(skipped)}")
+        is_flagged = bool(flagged[i])
+        resp = (
+            Response.NONE
+            if override is not None
+            else response_for(score, is_flagged, opts.watch_from)
+        )
+        ffa = first_flagged.get(acc_id) if (replay and first_flagged is not None) else None
+        if replay and is_flagged and ffa is None:
+            ffa = _from_epoch(frame.col("last_t")[i])
+        verdicts.append(
+            AccountVerdict(
+                account_id=acc_id,
+                score=score,
+                flagged=is_flagged,
+                cluster_id=_cluster_id(label) if label >= 0 else None,
+                reasons=tuple(reasons),
+                first_flagged_at=ffa if is_flagged or ffa is not None else None,
+                response=resp,
+                features=frame.row(i),
+                kind=kinds[i],
+                org_id=frame.txt("org_id")[i],
+                n_events=int(n_events_acc[i]),
+                override=override,
+            )
+        )
+    verdicts.sort(key=lambda v: (-v.score, v.account_id))
+    n_flagged = int(flagged.sum())
+    susp_events = float(n_events_acc[flagged].sum())
+    t0 = frame.col("period_start")
+    t1 = frame.col("period_end")
+    stats = AuditStats(
+        n_events=n_events,
+        n_accounts=n,
+        n_flagged=n_flagged,
+        suspicious_event_share=susp_events / max(n_events, 1),
+        content_available=sc.content_available,
+        started=started,
+        finished=datetime.now(UTC),
+        threshold=opts.threshold,
+        n_clusters=len(cluster_verdicts),
+        n_flagged_clusters=sum(1 for c in cluster_verdicts if c.flagged),
+        replay=replay,
+        content_texts_scored=sc.texts_scored,
+        content_sampled=sc.sampled,
+        period_start=_from_epoch(t0[0]) if n and np.isfinite(t0[0]) else None,
+        period_end=_from_epoch(t1[0]) if n and np.isfinite(t1[0]) else None,
+        notes=sc.notes,
+        overrides=opts.overrides,
+        detectors=tuple(ev),
+    )
+    return AuditResult(tuple(verdicts), tuple(cluster_verdicts), stats)
+
+
+def _store_overrides(con: Any) -> tuple[KnownGood, ...]:
+    if not _has_table(con, "known_good"):
+        return ()
+    table = _fetch(con, "SELECT * FROM known_good")
+    return rows_to_known_good(table.to_pylist(), "store table known_good")
+
+
+def audit_store(
+    store: _Store,
+    settings: Settings | None = None,
+    replay: bool = False,
+    overrides: Sequence[KnownGood] = (),
+    content: ContentScorer | None = None,
+    templates: TemplateFn | None = None,
+    options: AuditOptions | None = None,
+) -> AuditResult:
+    """Audit every account in the store's ``events``.
+
+    ``content`` is a loaded content model (None = metadata-only content signals); ``templates``
+    the template-id function. ``overrides`` and a ``known_good`` table in the store are both
+    honoured. Raises nothing for missing content or account records: the result's notes say
+    what was skipped.
+    """
+    started = datetime.now(UTC)
+    t_start = time.perf_counter()
+    con = store.con
+    opts = options or AuditOptions()
+    if settings is not None:
+        opts = AuditOptions(
+            **{
+                **{f: getattr(opts, f) for f in opts.__dataclass_fields__},
+                "threshold": settings.detect.flag_threshold,
+            }
+        )
+    all_overrides = tuple(overrides) + _store_overrides(con)
+    opts = AuditOptions(
+        **{**{f: getattr(opts, f) for f in opts.__dataclass_fields__}, "overrides": all_overrides}
+    )
+    accounts = _accounts_relation(con)
+    row = con.sql("SELECT count(*), min(epoch(ts)), max(epoch(ts)) FROM events").fetchall()[0]
+    n_events = int(row[0]) if row else 0
+    cache = _ContentCache()
+    first_flagged: dict[str, datetime] = {}
+    if replay and n_events:
+        t0, t1 = float(row[1]), float(row[2])
+        step = max((t1 - t0) / max(opts.replay_windows, 1), 1.0)
+        cut = t0 + step
+        while cut < t1:
+            sc = audit_frame(con, events_until(cut), accounts, opts, content, templates, cache)
+            if sc is not None:
+                last = sc.frame.col("last_t")
+                for i, a in enumerate(sc.frame.ids.tolist()):
+                    if a in first_flagged or sc.override[i] is not None:
+                        continue
+                    if sc.final[i] >= opts.threshold:
+                        first_flagged[str(a)] = _from_epoch(last[i])
+            cut += step
+    sc = audit_frame(con, "events", accounts, opts, content, templates, cache)
+    if sc is None:
+        now = datetime.now(UTC)
+        return AuditResult(
+            (),
+            (),
+            AuditStats(
+                0,
+                0,
+                0,
+                0.0,
+                False,
+                started,
+                now,
+                opts.threshold,
+                replay=replay,
+                notes=("the store holds no events",),
+                overrides=opts.overrides,
+            ),
+        )
+    result = _build_result(sc, opts, started, first_flagged, replay, n_events)
+    log.info(
+        "audit.finished",
+        accounts=result.stats.n_accounts,
+        flagged=result.stats.n_flagged,
+        clusters=result.stats.n_clusters,
+        replay=replay,
+        elapsed_ms=round(1000 * (time.perf_counter() - t_start)),
+    )
+    return result

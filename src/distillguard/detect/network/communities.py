@@ -1,0 +1,70 @@
+"""Communities of linked accounts (Leiden on the weighted link graph).
+
+Leiden (Traag et al. 2019, https://doi.org/10.1038/s41598-019-41695-z) optimises modularity on
+the weighted graph with a fixed seed, so a rerun on the same log gives the same clusters. Only
+communities of two or more accounts are clusters; an account linked to nobody has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import igraph as ig
+import leidenalg
+import numpy as np
+
+from distillguard.detect.network.links import LinkGraph
+
+__all__ = ["Communities", "find_communities"]
+
+
+@dataclass(frozen=True, slots=True)
+class Communities:
+    """``label[i]`` the community of account row i (-1 = in no cluster); ``strength[i]`` the
+    account's summed link weight to other members of its community, saturated to [0, 1];
+    ``cohesion[c]`` the mean weight of the edges inside community c."""
+
+    label: np.ndarray
+    strength: np.ndarray
+    cohesion: dict[int, float]
+    members: dict[int, np.ndarray]
+
+
+def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
+    n = graph.n_accounts
+    label = np.full(n, -1, dtype=np.int64)
+    strength = np.zeros(n)
+    if graph.src.shape[0] == 0:
+        return Communities(label, strength, {}, {})
+    touched = np.unique(np.concatenate([graph.src, graph.dst]))
+    local = {int(a): i for i, a in enumerate(touched.tolist())}
+    edges = [(local[int(a)], local[int(b)]) for a, b in zip(graph.src, graph.dst, strict=True)]
+    g = ig.Graph(n=touched.shape[0], edges=edges)
+    g.es["weight"] = graph.weight.tolist()
+    part = leidenalg.find_partition(
+        g, leidenalg.ModularityVertexPartition, weights="weight", seed=seed, n_iterations=-1
+    )
+    memb = np.asarray(part.membership, dtype=np.int64)
+    sizes = np.bincount(memb)
+    # Renumber clusters of size >= 2 by descending size, then by smallest member (stable ids).
+    order = sorted(
+        (c for c in range(sizes.shape[0]) if sizes[c] >= 2),
+        key=lambda c: (-int(sizes[c]), int(touched[memb == c].min())),
+    )
+    renum = {c: k for k, c in enumerate(order)}
+    for loc, c in enumerate(memb.tolist()):
+        if c in renum:
+            label[touched[loc]] = renum[c]
+    same = label[graph.src] == label[graph.dst]
+    inside = same & (label[graph.src] >= 0)
+    deg = np.zeros(n)
+    np.add.at(deg, graph.src[inside], graph.weight[inside])
+    np.add.at(deg, graph.dst[inside], graph.weight[inside])
+    strength = 1.0 - np.exp(-deg / 0.5)
+    cohesion: dict[int, float] = {}
+    members: dict[int, np.ndarray] = {}
+    for c in range(len(order)):
+        members[c] = np.flatnonzero(label == c)
+        w = graph.weight[inside & (label[graph.src] == c)]
+        cohesion[c] = float(w.mean()) if w.size else 0.0
+    return Communities(label, strength, cohesion, members)

@@ -1,0 +1,106 @@
+"""Prediction-API extraction: is an account's stream of ``predict`` inputs natural, or probing?
+
+Two tests per account, on its input vectors in arrival order:
+
+- **PRADA** (Juuti et al., 2019, https://arxiv.org/abs/1805.02628): for each query, the
+  minimum L2 distance to the account's earlier queries. For natural inputs these distances are
+  roughly normally distributed; synthetic probing (small perturbations around seeds, Jacobian
+  augmentation, boundary walks) gives a skewed, heavy-tailed or multimodal distribution. The
+  Shapiro-Wilk W statistic measures it; PRADA flags W below about 0.9.
+- **Coverage / out-of-distribution**: compared with the whole population's inputs (robust
+  median/MAD per dimension, so a minority of attackers cannot shift it), how many of the account's
+  inputs fall far outside what real clients send, and how much wider its spread is. Uniform or
+  grid sweeps of the input space pass PRADA's test but fail this one.
+
+Evades it: an attacker who only replays natural inputs (public data from the same
+distribution); that needs a great many queries, which the volume evidence sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "PopulationStats",
+    "QueryStreamStats",
+    "min_distances",
+    "population_stats",
+    "prada_w",
+    "stream_stats",
+]
+
+_MIN_QUERIES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationStats:
+    """Robust location and scale of every predict input in the log, per dimension."""
+
+    median: np.ndarray
+    scale: np.ndarray  # 1.4826 · MAD, floored so constant dimensions do not divide by zero
+
+
+@dataclass(frozen=True, slots=True)
+class QueryStreamStats:
+    """One account's predict-stream statistics.
+
+    ``prada_w`` Shapiro-Wilk W of the min-distance distribution (1 = perfectly normal; NaN with
+    fewer than 20 queries); ``ood_share`` share of inputs more than 4 robust standard deviations
+    from the population median in some dimension; ``spread_ratio`` median over dimensions of the
+    account's robust spread over the population's (about 1 for a typical client).
+    """
+
+    n_queries: int
+    prada_w: float
+    ood_share: float
+    spread_ratio: float
+
+
+def population_stats(x: np.ndarray) -> PopulationStats:
+    med = np.median(x, axis=0)
+    mad = np.median(np.abs(x - med), axis=0) * 1.4826
+    floor = max(float(np.median(mad)) * 1e-3, 1e-9)
+    return PopulationStats(median=med, scale=np.maximum(mad, floor))
+
+
+def min_distances(x: np.ndarray) -> np.ndarray:
+    """For each row i >= 1, the L2 distance to the nearest of rows 0..i-1 (PRADA's d_min)."""
+    n = x.shape[0]
+    if n < 2:
+        return np.zeros(0)
+    sq = (x * x).sum(axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    d2 = np.maximum(d2, 0.0)
+    # Keep only earlier rows: mask the diagonal and everything after it.
+    d2[np.triu_indices(n)] = np.inf
+    return np.asarray(np.sqrt(d2[1:].min(axis=1)))
+
+
+def prada_w(x: np.ndarray) -> float:
+    """Shapiro-Wilk W of the min-distance distribution, NaN with too few queries or none
+    varying."""
+    if x.shape[0] < _MIN_QUERIES:
+        return float("nan")
+    d = min_distances(x)
+    if d.size < 3 or float(np.ptp(d)) <= 1e-12:
+        # All distances equal (an exact grid) is as far from natural as it gets.
+        return 0.0 if d.size >= 3 else float("nan")
+    return float(stats.shapiro(d[:5000]).statistic)
+
+
+def stream_stats(x: np.ndarray, pop: PopulationStats) -> QueryStreamStats:
+    """All statistics of one account's input stream ``x`` (rows in arrival order)."""
+    n = int(x.shape[0])
+    if n == 0:
+        return QueryStreamStats(0, float("nan"), float("nan"), float("nan"))
+    z = np.abs((x - pop.median) / pop.scale)
+    ood = float((z.max(axis=1) > 4.0).mean())
+    if n >= 5:
+        own = np.median(np.abs(x - np.median(x, axis=0)), axis=0) * 1.4826
+        spread = float(np.median(own / pop.scale))
+    else:
+        spread = float("nan")
+    return QueryStreamStats(n, prada_w(x), ood, spread)
