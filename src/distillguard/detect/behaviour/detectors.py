@@ -34,7 +34,8 @@ _REPORT_FROM = 0.3  # reasons are written for accounts whose evidence reaches th
 
 
 def _nz(x: np.ndarray) -> np.ndarray:
-    return np.asarray(np.nan_to_num(x, nan=0.0))
+    arr = np.asarray(x, dtype=np.float64)
+    return np.where(np.isnan(arr), 0.0, arr)
 
 
 def _reasons(

@@ -20,7 +20,9 @@ def ramp(x: np.ndarray | float, lo: float, hi: float) -> np.ndarray:
     """0 below ``lo``, 1 above ``hi``, linear between; NaN stays NaN. The evidence curve every
     detector uses, so each threshold in a detector reads as 'starts to count at lo, full at hi'."""
     arr = np.asarray(x, dtype=np.float64)
-    return np.clip((arr - lo) / (hi - lo), 0.0, 1.0)
+    # minimum/maximum rather than clip: same result, a fraction of the overhead on the one-row
+    # frames of the online scorer.
+    return np.minimum(np.maximum((arr - lo) / (hi - lo), 0.0), 1.0)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,324 @@
+"""The online scorer: the batch behaviour detectors, updated one request at a time.
+
+The gateway keeps one :class:`OnlineState` per account (in process or in Redis, via
+``to_bytes``/``from_bytes``) and calls :func:`update` per request. The state holds the same
+running aggregates the audit computes in SQL (counts, shares, Welford gap statistics over the
+same gaps, distinct addresses), turns them into a one-row :class:`AccountFrame` and runs the
+*same* registered detectors and the *same* combination as the audit, so an account's online score
+equals its batch score before the network stage (a test replays one against the other).
+
+What the online scorer cannot see: the account network (clusters come from the audit's
+enforcement list), release chasing (needs the whole population), capability coverage (needs the
+prompt text, which the gateway does not keep per account) and PRADA (needs the input vectors).
+Distinct-value counts are exact up to :data:`MAX_DISTINCT` values and saturate there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import orjson
+
+from distillguard.detect import DETECTORS
+from distillguard.detect.behaviour.frame import AccountFrame
+from distillguard.detect.combine import account_logits, sigmoid
+from distillguard.detect.engine import CONTENT_SIGNALS
+from distillguard.detect.findings import Evidence
+
+__all__ = [
+    "MAX_DISTINCT",
+    "RESCORE_ALWAYS_UNTIL",
+    "RESCORE_EVERY",
+    "Observation",
+    "OnlineScore",
+    "OnlineState",
+    "initial_state",
+    "score_state",
+    "state_frame",
+    "update",
+]
+
+MAX_DISTINCT = 64
+# Scoring runs the full detector set (about a millisecond); the aggregates are updated on every
+# request but the score is recomputed on each of an account's first requests, then every
+# RESCORE_EVERY requests and on every request with a content hit. A score is at most that many
+# requests stale; the maths is the batch maths.
+RESCORE_ALWAYS_UNTIL = 32
+RESCORE_EVERY = 8
+_MAX_TEMPLATES = 32
+_GAP_CAP_S = 21600.0  # gaps of six hours or more are sleep, not cadence (as in the batch SQL)
+_SKIP_ONLINE = frozenset({"release_chasing", "capability_coverage", "prediction_extraction"})
+_SIGNAL_COLUMN = {
+    "jailbreak": "c_share_jailbreak",
+    "injection": "c_share_injection",
+    "extraction": "c_share_extraction",
+    "cot_elicitation": "c_share_cot",
+    "rubric": "c_share_rubric",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One request as the gateway sees it. ``content`` maps C's signal names to scores in
+    [0, 1] (None when content is not scored); ``params`` the request parameters as sent."""
+
+    ts: float
+    endpoint: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    content: Mapping[str, float] | None
+    template_id: str | None
+    client_ip: str
+    asn: int | None
+    params: Mapping[str, Any] | None = None
+    country: str | None = None
+    client_fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineScore:
+    """The account's score in [0, 1] after this request, with the evidence behind it."""
+
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineState:
+    """Running per-account aggregates; immutable, replaced by every update."""
+
+    n: int = 0
+    sum_pt: float = 0.0
+    sum_ct: float = 0.0
+    n_has_ct: int = 0
+    n_long: int = 0
+    n_reasoning_high: int = 0
+    n_logprobs: int = 0
+    n_multi: int = 0
+    n_max_large: int = 0
+    n_predict: int = 0
+    first_t: float | None = None
+    last_t: float | None = None
+    gap_n: int = 0
+    gap_mean: float = 0.0
+    gap_m2: float = 0.0
+    n_subsecond: int = 0
+    active_hours: int = 0
+    last_hour: int | None = None
+    hist24: tuple[int, ...] = (0,) * 24
+    ips: frozenset[str] = frozenset()
+    subnets: frozenset[str] = frozenset()
+    asns: frozenset[int] = frozenset()
+    countries: frozenset[str] = frozenset()
+    fingerprints: frozenset[str] = frozenset()
+    n_content: int = 0
+    content_hits: tuple[int, ...] = (0,) * len(CONTENT_SIGNALS)
+    templates: tuple[tuple[str, int], ...] = ()
+    n_templated: int = 0
+    created_t: float | None = None
+    verification: str | None = None
+    plan: str | None = None
+    country: str | None = None
+    last_score: float = 0.0
+    last_reasons: tuple[str, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        d = asdict(self)
+        for k in ("ips", "subnets", "asns", "countries", "fingerprints"):
+            d[k] = sorted(d[k])
+        return orjson.dumps(d)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> OnlineState:
+        d = orjson.loads(data)
+        for k in ("ips", "subnets", "countries", "fingerprints"):
+            d[k] = frozenset(d[k])
+        d["asns"] = frozenset(int(a) for a in d["asns"])
+        d["hist24"] = tuple(d["hist24"])
+        d["content_hits"] = tuple(d["content_hits"])
+        d["templates"] = tuple((str(t), int(c)) for t, c in d["templates"])
+        d["last_reasons"] = tuple(d["last_reasons"])
+        return cls(**d)
+
+
+def initial_state(
+    created_at_epoch_s: float | None = None,
+    verification: str | None = None,
+    plan: str | None = None,
+    country: str | None = None,
+) -> OnlineState:
+    """A fresh state; pass the account record's fields when known (identity evidence)."""
+    return OnlineState(
+        created_t=created_at_epoch_s, verification=verification, plan=plan, country=country
+    )
+
+
+def _subnet(ip: str) -> str:
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3])
+    parts = ip.split(".")
+    return ".".join(parts[:3]) if len(parts) == 4 else ip
+
+
+def _add(s: frozenset[Any], v: Any) -> frozenset[Any]:
+    if v is None or v == "" or v in s or len(s) >= MAX_DISTINCT:
+        return s
+    return s | {v}
+
+
+def _num(params: Mapping[str, Any] | None, key: str, default: float) -> float:
+    if not params or params.get(key) is None:
+        return default
+    try:
+        return float(params[key])
+    except (TypeError, ValueError):
+        return default
+
+
+def update(state: OnlineState, obs: Observation) -> tuple[OnlineState, OnlineScore]:
+    """Fold one request into the state and score the account (see RESCORE_EVERY).
+    Observations must arrive in time order per account (the gateway sees them that way)."""
+    p = obs.params or {}
+    ct = obs.completion_tokens
+    effort = str(p.get("reasoning_effort") or "").lower()
+    logprobs = str(p.get("logprobs")).lower() == "true" or _num(p, "top_logprobs", 0.0) > 0
+    gap_n, gap_mean, gap_m2, n_sub = state.gap_n, state.gap_mean, state.gap_m2, state.n_subsecond
+    if state.last_t is not None:
+        gap = obs.ts - state.last_t
+        if gap < _GAP_CAP_S:
+            gap_n += 1
+            delta = gap - gap_mean
+            gap_mean += delta / gap_n
+            gap_m2 += delta * (gap - gap_mean)
+            n_sub += int(gap < 1.0)
+    hour = math.floor(obs.ts / 3600)
+    hist = list(state.hist24)
+    hist[int(math.floor((obs.ts % 86400) / 3600))] += 1
+    hits = state.content_hits
+    n_content = state.n_content
+    if obs.content is not None:
+        n_content += 1
+        hits = tuple(
+            h + int(float(obs.content.get(name, 0.0)) >= 0.5)
+            for h, name in zip(hits, CONTENT_SIGNALS, strict=True)
+        )
+    templates = state.templates
+    n_templated = state.n_templated
+    if obs.template_id is not None:
+        n_templated += 1
+        counts = dict(templates)
+        if obs.template_id in counts or len(counts) < _MAX_TEMPLATES:
+            counts[obs.template_id] = counts.get(obs.template_id, 0) + 1
+        templates = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    new = replace(
+        state,
+        n=state.n + 1,
+        sum_pt=state.sum_pt + float(obs.prompt_tokens or 0),
+        sum_ct=state.sum_ct + float(ct or 0),
+        n_has_ct=state.n_has_ct + int(ct is not None),
+        n_long=state.n_long + int((ct or 0) >= 1000),
+        n_reasoning_high=state.n_reasoning_high + int(effort in ("high", "max", "maximum")),
+        n_logprobs=state.n_logprobs + int(logprobs),
+        n_multi=state.n_multi + int(_num(p, "n", 1.0) > 1),
+        n_max_large=state.n_max_large + int(_num(p, "max_tokens", 0.0) >= 4000),
+        n_predict=state.n_predict + int(obs.endpoint == "predict"),
+        first_t=obs.ts if state.first_t is None else state.first_t,
+        last_t=obs.ts,
+        gap_n=gap_n,
+        gap_mean=gap_mean,
+        gap_m2=gap_m2,
+        n_subsecond=n_sub,
+        active_hours=state.active_hours + int(hour != state.last_hour),
+        last_hour=hour,
+        hist24=tuple(hist),
+        ips=_add(state.ips, obs.client_ip),
+        subnets=_add(state.subnets, _subnet(obs.client_ip)),
+        asns=_add(state.asns, obs.asn),
+        countries=_add(state.countries, obs.country),
+        fingerprints=_add(state.fingerprints, obs.client_fingerprint),
+        n_content=n_content,
+        content_hits=hits,
+        templates=templates,
+        n_templated=n_templated,
+    )
+    content_hit = obs.content is not None and any(
+        float(obs.content.get(name, 0.0)) >= 0.5 for name in CONTENT_SIGNALS
+    )
+    if new.n <= RESCORE_ALWAYS_UNTIL or new.n % RESCORE_EVERY == 0 or content_hit:
+        scored = score_state(new)
+        new = replace(new, last_score=scored.score, last_reasons=scored.reasons)
+        return new, scored
+    return new, OnlineScore(new.last_score, new.last_reasons)
+
+
+def state_frame(state: OnlineState) -> AccountFrame:
+    """The one-row feature frame the batch detectors read, from the running aggregates."""
+    from distillguard.detect.behaviour.timing import gap_cv, local_night_share, offsets_for
+
+    n = max(state.n, 1)
+    num: dict[str, float] = {
+        "n_events": float(state.n),
+        "active_hours": float(state.active_hours),
+        "mean_prompt_tokens": state.sum_pt / n,
+        "mean_completion_tokens": state.sum_ct / n,
+        "share_long_completion": state.n_long / n,
+        "share_reasoning_high": state.n_reasoning_high / n,
+        "share_logprobs": state.n_logprobs / n,
+        "share_multi_choice": state.n_multi / n,
+        "share_max_tokens_large": state.n_max_large / n,
+        "share_predict": state.n_predict / n,
+        "n_ips": float(len(state.ips)),
+        "n_subnets": float(len(state.subnets)),
+        "n_asns": float(len(state.asns)),
+        "n_countries": float(len(state.countries)),
+        "n_fingerprints": float(len(state.fingerprints)),
+        "first_t": float(state.first_t) if state.first_t is not None else math.nan,
+        "last_t": float(state.last_t) if state.last_t is not None else math.nan,
+        "gap_mean": state.gap_mean if state.gap_n else 0.0,
+        "gap_std": math.sqrt(state.gap_m2 / state.gap_n) if state.gap_n else 0.0,
+        "n_gaps": float(state.gap_n),
+        "share_subsecond_gaps": state.n_subsecond / state.gap_n if state.gap_n else 0.0,
+        "created_t": state.created_t if state.created_t is not None else math.nan,
+    }
+    if state.n_content:
+        for name, hits in zip(CONTENT_SIGNALS, state.content_hits, strict=True):
+            num[_SIGNAL_COLUMN[name]] = hits / state.n_content
+    if state.n_templated >= 1 and state.templates:
+        num["c_top_template_share"] = state.templates[0][1] / state.n_templated
+        num["c_n_texts"] = float(state.n_templated)
+        num["c_template_ratio"] = len(state.templates) / state.n_templated
+    frame = AccountFrame(
+        ids=np.asarray(["account"], dtype=object),
+        num={k: np.asarray([v], dtype=np.float64) for k, v in num.items()},
+        text={
+            "verification": np.asarray([state.verification], dtype=object),
+            "plan": np.asarray([state.plan], dtype=object),
+        },
+    )
+    hist = np.asarray([state.hist24], dtype=np.float64)
+    frame.num["night_share"] = local_night_share(
+        hist, offsets_for(np.asarray([state.country], dtype=object))
+    )
+    frame.num["gap_cv"] = gap_cv(frame.col("gap_mean"), frame.col("gap_std"))
+    return frame
+
+
+def _evidence(frame: AccountFrame) -> dict[str, Evidence]:
+    return {d.name: d.evaluate(frame) for d in DETECTORS if d.name not in _SKIP_ONLINE}
+
+
+def score_state(state: OnlineState) -> OnlineScore:
+    """Score the account from its state (same detectors and weights as the audit)."""
+    frame = state_frame(state)
+    evidence = _evidence(frame)
+    logit, _ = account_logits(evidence, 1)
+    score = float(sigmoid(logit)[0])
+    reasons: list[str] = []
+    for ev in evidence.values():
+        reasons.extend(ev.reasons[0])
+    return OnlineScore(score, tuple(reasons))
