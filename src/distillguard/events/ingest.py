@@ -1,0 +1,365 @@
+"""Load event-log files into the store: validate, deduplicate, quarantine, one file at a time.
+
+Each file is one transaction. Its rows are read in bounded Arrow chunks, validated in DuckDB
+(:mod:`distillguard.events.validate`), and the good ones inserted with ``ON CONFLICT DO
+NOTHING`` on the key (``request_id`` for events, ``account_id`` for accounts and labels): a
+key already in the store, or seen earlier in the same file, counts as a duplicate, so loading a
+file twice changes nothing. Only rejected rows ever become Python objects, to be written to the
+rejects file. A crash or Ctrl-C mid-file rolls the file back, leaving the store as it was.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import structlog
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from distillguard.errors import InputFileError, SchemaError
+from distillguard.events.adapters.otel_genai import (
+    DEFAULT_ACCOUNT_ATTRIBUTES,
+    iter_otel_genai,
+    looks_like_otlp,
+)
+from distillguard.events.formats import FileFormat, format_for
+from distillguard.events.readers import Chunk, ProgressFn, iter_csv, iter_jsonl, iter_parquet
+from distillguard.events.validate import KIND_RULES, insert_query, rejects_query
+from distillguard.store import Store
+
+__all__ = ["FileReport", "IngestReport", "RejectsFile", "ingest", "ingest_file"]
+
+log = structlog.get_logger(__name__)
+
+# Show a progress bar only when the inputs are big enough for it to be worth watching.
+_PROGRESS_MIN_BYTES = 8 << 20
+_PROBE_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What happened to one input file.
+
+    ``records`` counts the non-empty records read; each is exactly one of ``accepted`` (now in
+    the store), ``rejected`` (in the rejects file, with its reasons) or ``duplicate`` (its key
+    was already in the store or earlier in the file).
+    """
+
+    path: Path
+    kind: str
+    format: FileFormat
+    records: int
+    accepted: int
+    rejected: int
+    duplicate: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """Per-file outcomes of one ingest run, in the order the files were loaded."""
+
+    files: tuple[FileReport, ...]
+    rejects_path: Path | None = None
+    first_reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def accepted(self) -> int:
+        return sum(f.accepted for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def duplicate(self) -> int:
+        return sum(f.duplicate for f in self.files)
+
+
+class RejectsFile:
+    """The rejects file. Each input file's rejects go to a side file first and are appended
+    only when that file commits, so a rolled-back file leaves no rejects behind."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.reasons: list[str] = []
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+        self._pending: IO[bytes] | None = None
+
+    def begin(self) -> None:
+        if self.path is not None:
+            self._pending = tempfile.TemporaryFile(dir=self.path.parent)
+
+    def add(self, source: Path, where: str, src_no: int, problems: list[Any], record: Any) -> None:
+        if len(self.reasons) < 5:
+            first = problems[0]
+            self.reasons.append(f"{source}:{src_no}: {first['field']}: {first['reason']}")
+        if self._pending is None:
+            return
+        entry = {
+            "source": str(source),
+            where: src_no,
+            "field": problems[0]["field"],
+            "reason": problems[0]["reason"],
+            "problems": problems,
+            "record": record,
+        }
+        self._pending.write(orjson.dumps(entry, default=str) + b"\n")
+
+    def commit(self) -> None:
+        if self._pending is None or self.path is None:
+            return
+        self._pending.seek(0)
+        with self.path.open("ab") as out:
+            while block := self._pending.read(1 << 20):
+                out.write(block)
+        self.discard()
+
+    def discard(self) -> None:
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
+
+
+def _sniff_format(path: Path, fmt: FileFormat) -> FileFormat:
+    """A ``.json``/``.jsonl`` file that holds an OTLP trace export is read by the adapter."""
+    if fmt is not FileFormat.JSONL:
+        return fmt
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return fmt  # the reader raises the proper error
+    return FileFormat.OTEL_GENAI if looks_like_otlp(head) else fmt
+
+
+def _chunks(
+    path: Path,
+    kind: str,
+    fmt: FileFormat,
+    progress: ProgressFn | None,
+    account_attributes: Sequence[str],
+) -> Iterator[Chunk]:
+    rules = KIND_RULES[kind]
+    if fmt in (FileFormat.JSONL, FileFormat.JSONL_GZ):
+        return iter_jsonl(path, gzipped=fmt is FileFormat.JSONL_GZ, progress=progress)
+    if fmt is FileFormat.PARQUET:
+        return iter_parquet(path, columns=rules.fields, required=rules.required, progress=progress)
+    if fmt is FileFormat.CSV:
+        return iter_csv(path, columns=rules.fields, required=rules.required, progress=progress)
+    if kind != "events":
+        raise InputFileError(path, "the otel-genai format holds events, not " + kind)
+    return iter_otel_genai(path, account_attributes=account_attributes, progress=progress)
+
+
+def _record_of(chunk: Chunk, src_no: int, from_lines: bool) -> Any:
+    if from_lines:
+        line = chunk.table.column("line")[src_no - chunk.first_src_no].as_py().strip()
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return line
+    # Adapters skip source rows, so find the row by its number rather than by position.
+    position = pc.index(chunk.table.column("src_no"), src_no).as_py()
+    row = chunk.table.slice(position, 1).to_pylist()[0]
+    row.pop("src_no", None)
+    row.pop("_problem", None)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def ingest_file(
+    store: Store,
+    path: Path,
+    kind: str,
+    *,
+    format: str | FileFormat | None = None,
+    rejects: RejectsFile | None = None,
+    progress: ProgressFn | None = None,
+    account_attributes: Sequence[str] = DEFAULT_ACCOUNT_ATTRIBUTES,
+) -> FileReport:
+    """Load one file of ``kind`` (events, accounts, labels) in one transaction."""
+    path = Path(path)
+    if kind not in KIND_RULES:
+        raise SchemaError(f"unknown record kind {kind!r}; use events, accounts or labels")
+    fmt = _sniff_format(path, format_for(path, format))
+    from_lines = fmt in (FileFormat.JSONL, FileFormat.JSONL_GZ)
+    where = "line" if from_lines else ("span" if fmt is FileFormat.OTEL_GENAI else "row")
+    sink = rejects or RejectsFile(None)
+    records = accepted = rejected = 0
+    started = time.perf_counter()
+    sink.begin()
+    try:
+        with store.transaction() as con:
+            chunks = _chunks(path, kind, fmt, progress, account_attributes)
+            for i, chunk in enumerate(chunks):
+                n, bad, inserted = _load_chunk(con, kind, chunk, from_lines)
+                if i == 0 and from_lines and n > 0 and _all_malformed(bad, n):
+                    raise InputFileError(
+                        path,
+                        "not JSON Lines: no line at the start of the file parses as JSON; "
+                        "check the file and its format",
+                    )
+                for src_no, problems in bad:
+                    sink.add(path, where, src_no, problems, _record_of(chunk, src_no, from_lines))
+                records += n
+                accepted += inserted
+                rejected += len(bad)
+    except BaseException:
+        sink.discard()
+        raise
+    sink.commit()
+    report = FileReport(
+        path=path,
+        kind=kind,
+        format=fmt,
+        records=records,
+        accepted=accepted,
+        rejected=rejected,
+        duplicate=records - accepted - rejected,
+        seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "ingest.file",
+        path=str(path),
+        kind=kind,
+        format=str(fmt),
+        records=records,
+        accepted=accepted,
+        rejected=rejected,
+        duplicate=report.duplicate,
+        seconds=round(report.seconds, 3),
+    )
+    return report
+
+
+def _load_chunk(
+    con: duckdb.DuckDBPyConnection, kind: str, chunk: Chunk, from_lines: bool
+) -> tuple[int, list[tuple[int, list[Any]]], int]:
+    """Validate and insert one chunk: (records, rejected rows with problems, inserted)."""
+    table = chunk.table
+    con.register("_dg_chunk", table)
+    schema = None if from_lines else table.schema
+    rec_error = "_problem" if "_problem" in table.column_names else None
+    bad = con.execute(
+        rejects_query(kind, "_dg_chunk", lines=from_lines, schema=schema, rec_error=rec_error)
+    ).fetchall()
+    skip = None
+    if bad:
+        con.register("_dg_bad", pa.table({"src_no": pa.array([b[0] for b in bad], pa.int64())}))
+        skip = "_dg_bad"
+    row = con.execute(
+        insert_query(kind, "_dg_chunk", lines=from_lines, schema=schema, skip=skip)
+    ).fetchone()
+    inserted = int(row[0]) if row else 0
+    # Registering again replaces the views, so a failed chunk leaves nothing behind.
+    con.unregister("_dg_chunk")
+    if skip:
+        con.unregister(skip)
+    if from_lines:
+        records = table.num_rows - int(pc.sum(table.column("blank")).as_py() or 0)
+    else:
+        records = table.num_rows
+    return records, [(int(s), list(p)) for s, p in bad], inserted
+
+
+def _all_malformed(bad: list[tuple[int, list[Any]]], n: int) -> bool:
+    return len(bad) == n and all(p[0]["reason"] == "malformed JSON" for _, p in bad)
+
+
+def _progress_bar(total: int) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def ingest(
+    store: Store,
+    events: Sequence[Path],
+    accounts: Sequence[Path] = (),
+    labels: Sequence[Path] = (),
+    rejects: Path | None = None,
+    progress: bool = False,
+    *,
+    format: str | FileFormat | None = None,
+    account_attributes: Sequence[str] = DEFAULT_ACCOUNT_ATTRIBUTES,
+) -> IngestReport:
+    """Load accounts, labels and events files into ``store``, one transaction per file.
+
+    ``rejects`` is the JSONL file for rejected records (rewritten by each run); without it
+    rejects are only counted. ``format`` overrides the suffix for the events files (e.g.
+    ``otel-genai``). ``progress`` shows a bar on stderr when the inputs total more than a few
+    megabytes. Raises :class:`InputFileError` or :class:`SchemaError` for a file that cannot
+    be read at all; the files loaded before it stay loaded.
+    """
+    jobs: list[tuple[Path, str, str | FileFormat | None]] = [
+        *((Path(p), "accounts", None) for p in accounts),
+        *((Path(p), "labels", None) for p in labels),
+        *((Path(p), "events", format) for p in events),
+    ]
+    for path, _kind, _fmt in jobs:
+        if not path.exists():
+            raise InputFileError(path, "no such file")
+    sink = RejectsFile(Path(rejects) if rejects is not None else None)
+    total = sum(p.stat().st_size for p, _, _ in jobs)
+    reports: list[FileReport] = []
+    bar = _progress_bar(total) if progress and total >= _PROGRESS_MIN_BYTES else None
+    if bar is None:
+        for path, kind, fmt in jobs:
+            reports.append(
+                ingest_file(
+                    store,
+                    path,
+                    kind,
+                    format=fmt,
+                    rejects=sink,
+                    account_attributes=account_attributes,
+                )
+            )
+    else:
+        with bar:
+            task = bar.add_task("ingest", total=total)
+            advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
+            for path, kind, fmt in jobs:
+                bar.update(task, description=f"ingest {path.name}")
+                before = bar.tasks[0].completed
+                reports.append(
+                    ingest_file(
+                        store,
+                        path,
+                        kind,
+                        format=fmt,
+                        rejects=sink,
+                        progress=advance,
+                        account_attributes=account_attributes,
+                    )
+                )
+                bar.update(task, completed=before + path.stat().st_size)
+    return IngestReport(
+        files=tuple(reports),
+        rejects_path=sink.path,
+        first_reasons=tuple(sink.reasons),
+    )
