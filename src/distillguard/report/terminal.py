@@ -1,0 +1,201 @@
+"""The audit's terminal summary: what an on-call engineer reads first, in rich tables.
+
+Headline numbers (requests, accounts, flagged, share of traffic judged suspicious), the notes
+on anything degraded (metadata-only mode, sampling), the strongest clusters with their kind,
+size, score, recommended response and evidence, the strongest accounts with their reasons,
+and the known-good overrides honoured. Everything else is in report.html and the JSONL files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from distillguard.detect.verdicts import AccountVerdict, AuditResult, ClusterVerdict, Response
+
+__all__ = ["print_summary"]
+
+RESPONSE_STYLE: dict[Response, str] = {
+    Response.NONE: "dim",
+    Response.WATCH: "cyan",
+    Response.THROTTLE: "yellow",
+    Response.DEGRADE: "yellow",
+    Response.CHALLENGE: "bold red",
+    Response.SUSPEND: "bold white on red",
+}
+
+
+def _ts(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _response(r: Response) -> Text:
+    return Text(str(r), style=RESPONSE_STYLE.get(r, ""))
+
+
+def _lines(items: tuple[str, ...], limit: int) -> Text:
+    shown = list(items[:limit])
+    if len(items) > limit:
+        shown.append(f"… +{len(items) - limit} more")
+    # Text, never a markup string: reasons and ids are data, and "[…]" in them must print as is.
+    return Text("\n".join(f"• {s}" for s in shown) if shown else "—")
+
+
+def _headline(result: AuditResult) -> Panel:
+    stats = result.stats
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    share = Text(f"{100.0 * stats.suspicious_event_share:.1f}%", style="bold red")
+    share.append(" of requests come from flagged accounts", style="default")
+    grid.add_row("Suspicious traffic", share)
+    grid.add_row(
+        "Accounts flagged",
+        f"{stats.n_flagged:,} of {stats.n_accounts:,} (threshold {stats.threshold:.2f})",
+    )
+    flagged_clusters = sum(1 for c in result.clusters if c.flagged)
+    grid.add_row("Clusters", f"{flagged_clusters:,} suspicious of {len(result.clusters):,} linked")
+    grid.add_row("Requests audited", f"{stats.n_events:,}")
+    grid.add_row("Period", f"{_ts(stats.period_start)} → {_ts(stats.period_end)}")
+    responses: Counter[Response] = Counter(
+        a.response for a in result.accounts if a.response is not Response.NONE
+    )
+    if responses:
+        line = Text()
+        for r in Response:
+            if responses[r]:
+                line.append_text(_response(r))
+                line.append(f" {responses[r]:,}   ")
+        grid.add_row("Responses", line)
+    grid.add_row(
+        "Content",
+        "prompt text analysed"
+        if stats.content_available
+        else Text("absent: metadata-only mode", style="yellow"),
+    )
+    grid.add_row("Audit time", f"{stats.elapsed_s:.1f} s")
+    return Panel(
+        grid, title="distillguard audit", border_style="red" if stats.n_flagged else "green"
+    )
+
+
+def _clusters_table(clusters: list[ClusterVerdict], limit: int) -> Table:
+    table = Table(
+        title=f"Top suspicious clusters ({min(limit, len(clusters))} of {len(clusters)})",
+        box=box.SIMPLE_HEAVY,
+        title_justify="left",
+        expand=True,
+    )
+    table.add_column("cluster", no_wrap=True)
+    table.add_column("kind")
+    table.add_column("members", justify="right")
+    table.add_column("requests", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("response")
+    table.add_column("evidence", ratio=1)
+    for c in clusters[:limit]:
+        table.add_row(
+            Text(c.cluster_id),
+            Text(c.kind),
+            f"{len(c.members):,}",
+            f"{c.n_events:,}",
+            f"{c.score:.3f}",
+            _response(c.response),
+            _lines(c.evidence, 3),
+        )
+    return table
+
+
+def _diverse(ranked: list[AccountVerdict], limit: int, per_cluster: int) -> list[AccountVerdict]:
+    """The highest-scoring accounts, at most ``per_cluster`` from one cluster, so that a
+    thousand-account proxy network does not hide every other finding."""
+    taken: Counter[str] = Counter()
+    out: list[AccountVerdict] = []
+    for a in ranked:
+        if a.cluster_id is not None:
+            if taken[a.cluster_id] >= per_cluster:
+                continue
+            taken[a.cluster_id] += 1
+        out.append(a)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def print_summary(
+    result: AuditResult, console: Console, top_clusters: int = 8, top_accounts: int = 10
+) -> None:
+    """Print the audit's summary to ``console`` (rich renders colour only on a terminal)."""
+    stats = result.stats
+    parts: list[object] = [_headline(result)]
+    for note in stats.notes:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    if not stats.content_available and not stats.notes:
+        parts.append(
+            Text(
+                "note: no prompt text in the log; content detectors did not run",
+                style="yellow",
+            )
+        )
+    console.print(Group(*parts))  # type: ignore[arg-type]
+
+    clusters = sorted(
+        (c for c in result.clusters if c.flagged), key=lambda c: (-c.score, c.cluster_id)
+    )
+    if clusters:
+        console.print(_clusters_table(clusters, top_clusters))
+    else:
+        console.print(Text("No cluster was judged suspicious.", style="green"))
+
+    flagged = sorted(result.flagged(), key=lambda a: (-a.score, a.account_id))
+    if flagged:
+        shown = _diverse(flagged, top_accounts, per_cluster=3)
+        table = Table(
+            title=f"Top flagged accounts ({len(shown)} of {len(flagged)}, at most 3 per cluster)",
+            box=box.SIMPLE_HEAVY,
+            title_justify="left",
+            expand=True,
+        )
+        table.add_column("account", no_wrap=True)
+        table.add_column("score", justify="right")
+        table.add_column("cluster", no_wrap=True)
+        table.add_column("kind")
+        table.add_column("response")
+        table.add_column("reasons", ratio=1)
+        for a in shown:
+            table.add_row(
+                Text(a.account_id),
+                f"{a.score:.3f}",
+                Text(a.cluster_id or "—"),
+                Text(a.kind or "—"),
+                _response(a.response),
+                _lines(a.reasons, 3),
+            )
+        console.print(table)
+    else:
+        console.print(Text("No account was flagged.", style="green"))
+
+    cleared = [a for a in result.accounts if a.override is not None]
+    if stats.overrides:
+        console.print(
+            Text(
+                f"Known-good overrides honoured: {len(stats.overrides)} "
+                f"({len(cleared)} account(s) in this log cleared)",
+                style="cyan",
+            )
+        )
+        for k in stats.overrides:
+            target = f"account {k.account_id}" if k.account_id else f"org {k.org_id}"
+            console.print(Text(f"  • {target}: {k.why} (by {k.who})", style="cyan"))
+    else:
+        console.print(Text("No known-good overrides configured.", style="dim"))
