@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from distillguard.events.records import AccountRecord
+from distillguard.identity.signup_risk import (
+    LinkKind,
+    disposable_domains,
+    network_key,
+    score_signups,
+)
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def acct(i: int, **fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "account_id": f"a{i}",
+        "created_at": (T0 + timedelta(minutes=i * 37)).isoformat(),
+        "email_domain": "gmail.com",
+        "signup_ip": f"198.51.{i % 200}.{i % 250 + 1}",
+        "signup_fingerprint": f"dev-{i}",
+        "payment_fingerprint": f"card-{i}",
+        "country": "US",
+    }
+    base.update(fields)
+    return base
+
+
+def background(n: int = 60) -> list[dict[str, object]]:
+    return [acct(i) for i in range(100, 100 + n)]
+
+
+def test_ordinary_signups_score_zero() -> None:
+    result = score_signups(background())
+    assert all(r.score == 0.0 and r.reasons == () for r in result.accounts)
+    assert result.links == () and result.groups == ()
+
+
+def test_disposable_domain_and_subdomain() -> None:
+    assert "mailinator.com" in disposable_domains()
+    result = score_signups(
+        [acct(1, email_domain="mailinator.com"), acct(2, email_domain="x.yopmail.com"), acct(3)]
+    )
+    assert result.get("a1").score > 0.4 and "disposable" in result.get("a1").reasons[0]
+    assert result.get("a2").score > 0.4
+    assert result.get("a3").score == 0.0
+
+
+def test_farm_sharing_card_device_and_network_scores_high_and_links() -> None:
+    farm = [
+        acct(
+            i,
+            created_at=(T0 + timedelta(minutes=i)).isoformat(),
+            email_domain="quick-mail-hub.net",
+            signup_ip=f"203.0.113.{i + 10}",
+            signup_fingerprint="dev-farm" if i % 2 else f"dev-x{i}",
+            payment_fingerprint="card-farm",
+        )
+        for i in range(8)
+    ]
+    result = score_signups(farm + background())
+    farm_scores = [result.get(f"a{i}").score for i in range(8)]
+    assert min(farm_scores) > 0.8
+    assert all(result.get(f"a{i}").score == 0.0 for i in range(100, 160))
+    kinds = {g.kind for g in result.groups}
+    assert {LinkKind.PAYMENT, LinkKind.NETWORK, LinkKind.EMAIL_DOMAIN, LinkKind.DEVICE} <= kinds
+    payment = next(g for g in result.groups if g.kind is LinkKind.PAYMENT)
+    assert set(payment.members) == {f"a{i}" for i in range(8)}
+    payment_links = [lk for lk in result.links if lk.kind is LinkKind.PAYMENT]
+    assert len(payment_links) == 7  # a chain, not all pairs
+    linked = {lk.account_a for lk in payment_links} | {lk.account_b for lk in payment_links}
+    assert linked == set(payment.members)
+    reasons = " ".join(result.get("a3").reasons)
+    assert "payment instrument shared with 7" in reasons and "203.0.113.0/24" in reasons
+
+
+def test_same_org_sharing_is_discounted() -> None:
+    # A company onboarding staff: one domain, one office network, one corporate card.
+    staff = [
+        acct(
+            i,
+            created_at=(T0 + timedelta(minutes=i)).isoformat(),
+            email_domain="acme-corp.example",
+            signup_ip=f"192.0.2.{i + 5}",
+            payment_fingerprint="card-acme",
+            org_id="org-acme",
+        )
+        for i in range(8)
+    ]
+    farm = [{**row, "org_id": None, "account_id": f"f{i}"} for i, row in enumerate(staff)]
+    staff_score = score_signups(staff + background()).get("a3").score
+    farm_score = score_signups(farm + background()).get("f3").score
+    assert staff_score < 0.5 < farm_score
+
+
+def test_slow_signups_from_one_network_are_not_a_burst() -> None:
+    slow = [
+        acct(i, created_at=(T0 + timedelta(hours=3 * i)).isoformat(), signup_ip=f"203.0.113.{i}")
+        for i in range(10)
+    ]
+    result = score_signups(slow)
+    assert all("network_burst" not in r.signals for r in result.accounts)
+
+
+def test_very_common_fingerprint_is_ignored() -> None:
+    rows = [acct(i, signup_fingerprint="chrome-default") for i in range(120)]
+    result = score_signups(rows)
+    assert all("shared_device" not in r.signals for r in result.accounts)
+
+
+def test_known_domain_is_not_fresh() -> None:
+    rows = [
+        acct(i, created_at=(T0 + timedelta(minutes=i)).isoformat(), email_domain="startup.io")
+        for i in range(6)
+    ]
+    assert score_signups(rows).get("a0").signals.get("fresh_domain_burst", 0) > 0
+    assert score_signups(rows, known_domains={"startup.io"}).get("a0").score == 0.0
+
+
+def test_country_mismatch_from_field_or_lookup() -> None:
+    rows = [acct(1, country="DE", signup_ip="203.0.113.5"), acct(2, country="FR", ip_country="FR")]
+    result = score_signups(rows, ip_country={"203.0.113.5": "VN"})
+    assert "declared country DE but signed up from VN" in result.get("a1").reasons
+    assert result.get("a2").score == 0.0
+
+
+def test_ipv6_network_and_asn_bursts() -> None:
+    assert network_key("2001:db8:1:2::5") == "2001:db8:1::/48"
+    assert network_key("not-an-ip") is None
+    rows = [
+        acct(i, created_at=(T0 + timedelta(minutes=i)).isoformat(), signup_ip=f"2001:db8:1::{i}")
+        for i in range(6)
+    ]
+    assert score_signups(rows).get("a0").signals["network_burst"] > 0
+    asn_rows = [
+        acct(i, created_at=(T0 + timedelta(seconds=30 * i)).isoformat(), signup_asn=64500)
+        for i in range(25)
+    ]
+    assert score_signups(asn_rows).get("a0").signals["asn_burst"] > 0
+
+
+def test_accepts_arrow_and_records_with_same_result() -> None:
+    rows = [acct(i, payment_fingerprint="card-shared") for i in range(3)] + background(5)
+    records = [AccountRecord.model_validate(r) for r in rows]
+    table = pa.Table.from_pylist([{**r.model_dump(), "created_at": r.created_at} for r in records])
+    a = score_signups(rows)
+    b = score_signups(records)
+    c = score_signups(table)
+    assert (
+        [r.score for r in a.accounts]
+        == [r.score for r in b.accounts]
+        == [r.score for r in c.accounts]
+    )
+    out = c.to_table()
+    assert out.column_names == ["account_id", "signup_risk", "reasons"]
+    assert out.num_rows == len(rows)
+
+
+def test_bad_created_at_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="created_at"):
+        score_signups([{"account_id": "x", "created_at": 12}])
