@@ -1,4 +1,4 @@
-"""Ingest: every format round-trips, bad rows are quarantined with reasons, files load atomically."""
+"""Ingest: formats round-trip, bad rows are quarantined with reasons, files load atomically."""
 
 from __future__ import annotations
 

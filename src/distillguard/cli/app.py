@@ -33,9 +33,11 @@ def _root(
 
 # Command modules register on import; keep this list sorted by data-flow order.
 from distillguard.cli import demo as _demo  # noqa: E402
+from distillguard.cli import identity as _identity  # noqa: E402
+from distillguard.cli import ingest as _ingest  # noqa: E402
 from distillguard.cli import serve as _serve  # noqa: E402
 
-for _module in (_demo, _serve):
+for _module in (_demo, _ingest, _serve, _identity):
     _module.register(app)
 
 
@@ -46,5 +48,7 @@ def main() -> None:
     except DistillguardError as exc:
         if os.environ.get("DISTILLGUARD_DEBUG") == "1" or "--debug" in sys.argv:
             raise
-        Console(stderr=True).print(f"error: {exc}", style="bold red", highlight=False, markup=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"error: {exc}", style="bold red", highlight=False, markup=False
+        )
         raise SystemExit(2) from None

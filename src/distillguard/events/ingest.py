@@ -100,8 +100,9 @@ class RejectsFile:
         self.path = path
         self.reasons: list[str] = []
         if path is not None:
+            # Rewritten by each run, and only created once there is something to say.
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"")
+            path.unlink(missing_ok=True)
         self._pending: IO[bytes] | None = None
 
     def begin(self) -> None:
@@ -126,6 +127,9 @@ class RejectsFile:
 
     def commit(self) -> None:
         if self._pending is None or self.path is None:
+            return
+        if self._pending.tell() == 0:
+            self.discard()
             return
         self._pending.seek(0)
         with self.path.open("ab") as out:
@@ -360,6 +364,6 @@ def ingest(
                 bar.update(task, completed=before + path.stat().st_size)
     return IngestReport(
         files=tuple(reports),
-        rejects_path=sink.path,
+        rejects_path=sink.path if sink.path is not None and sink.path.exists() else None,
         first_reasons=tuple(sink.reasons),
     )
