@@ -17,6 +17,8 @@ from distillguard.store import Store
 
 __all__ = ["register", "render_report"]
 
+_FORMATS = ", ".join(fmt.value for fmt in FileFormat)
+
 
 def render_report(report: IngestReport, console: Console) -> None:
     """The final table: one row per file, accepted / rejected / duplicate, and a total."""
@@ -73,8 +75,7 @@ def ingest_command(
         None,
         "--format",
         "-f",
-        help="Format of the --events files when the suffix does not say: "
-        + ", ".join(f.value for f in FileFormat),
+        help=f"Format of the --events files when the suffix does not say: {_FORMATS}",
     ),
     account_attribute: list[str] = typer.Option(
         list(DEFAULT_ACCOUNT_ATTRIBUTES),
