@@ -271,8 +271,8 @@ def _load_chunk(
         skip = "_dg_bad"
     row = con.execute(
         insert_query(kind, "_dg_chunk", lines=from_lines, schema=schema, skip=skip)
-    ).fetchone()
-    inserted = int(row[0]) if row else 0
+    ).fetchall()
+    inserted = int(row[0][0]) if row else 0
     # Registering again replaces the views, so a failed chunk leaves nothing behind.
     con.unregister("_dg_chunk")
     if skip:

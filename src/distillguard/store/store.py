@@ -75,13 +75,14 @@ class Store:
         with self.transaction() as con:
             for statement in DDL:
                 con.execute(statement)
-            row = con.execute("SELECT max(version) FROM distillguard_schema").fetchone()
-            found = row[0] if row else None
+            # fetchall, not fetchone: DuckDB keeps a half-read result open and refuses the
+            # connection's next relation query until it is drained.
+            found = con.execute("SELECT max(version) FROM distillguard_schema").fetchall()[0][0]
             if found is None:
                 con.execute(
                     "INSERT INTO distillguard_schema VALUES (?, current_timestamp)",
                     [SCHEMA_VERSION],
-                )
+                ).fetchall()
             elif found != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: store schema version {found}, this distillguard reads "
@@ -111,8 +112,7 @@ class Store:
         """Rows in one of the store's tables."""
         if table not in ("events", "accounts", "labels"):
             raise StoreError(f"unknown table {table!r}; use events, accounts or labels")
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
