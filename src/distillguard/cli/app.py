@@ -36,8 +36,9 @@ from distillguard.cli import demo as _demo  # noqa: E402
 from distillguard.cli import identity as _identity  # noqa: E402
 from distillguard.cli import ingest as _ingest  # noqa: E402
 from distillguard.cli import serve as _serve  # noqa: E402
+from distillguard.cli import simulate as _simulate  # noqa: E402
 
-for _module in (_demo, _ingest, _serve, _identity):
+for _module in (_demo, _simulate, _ingest, _serve, _identity):
     _module.register(app)
 
 
