@@ -48,7 +48,7 @@ log = structlog.get_logger(__name__)
 # How much of each kind the page shows in full; the rest is counted and left to the JSONL files.
 MAX_DETAILED_CLUSTERS = 15
 MAX_LISTED_CLUSTERS = 200
-MAX_ACCOUNT_ROWS = 500
+MAX_ACCOUNT_ROWS = 300
 MAX_MEMBERS_SHOWN = 40
 MAX_SHARED_VALUES = 8
 SAMPLES_PER_CLUSTER = 5
@@ -215,9 +215,10 @@ def _notices(result: AuditResult) -> list[Markup]:
             el(
                 "div",
                 el("strong", "Metadata only. "),
-                "The log carried no prompt or response text, so content detectors (jailbreak, "
-                "extraction, reasoning elicitation, templates) did not run. Verdicts rest on "
-                "behaviour, infrastructure and the account network; no sample prompts are shown.",
+                "Content detectors (jailbreak, extraction, reasoning elicitation, templates) did "
+                "not run: the log carries no prompt text, or no content model was available "
+                "(the notes below say which). Verdicts rest on behaviour, infrastructure and "
+                "the account network.",
                 class_="notice warn",
             )
         )
@@ -504,7 +505,7 @@ def _accounts(data: ReportData) -> Markup:
             el("a", a.cluster_id, href=f"#cluster-{a.cluster_id}") if a.cluster_id else "—",
             _num(a.n_events),
             _ts(a.first_flagged_at),
-            _reasons(a.reasons, limit=4),
+            _reasons(a.reasons, limit=3),
         )
         for a in flagged[:MAX_ACCOUNT_ROWS]
     ]
@@ -518,19 +519,23 @@ def _accounts(data: ReportData) -> Markup:
             "response. The full list, one line per account, is in verdicts.jsonl.",
             class_="muted small",
         ),
-        _table(
-            (
-                "account",
-                "score",
-                "response",
-                "kind",
-                "cluster",
-                "requests",
-                "first flagged",
-                "reasons",
+        el(
+            "div",
+            _table(
+                (
+                    "account",
+                    "score",
+                    "response",
+                    "kind",
+                    "cluster",
+                    "requests",
+                    "first flagged",
+                    "reasons",
+                ),
+                rows,
+                numeric=(1, 5),
             ),
-            rows,
-            numeric=(1, 5),
+            class_="scroll",
         ),
         el("p", f"… and {_num(more)} more in verdicts.jsonl.", class_="muted") if more else "",
     )

@@ -9,10 +9,12 @@ and the known-good overrides honoured. Everything else is in report.html and the
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich import box
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -89,31 +91,76 @@ def _headline(result: AuditResult) -> Panel:
     )
 
 
-def _clusters_table(clusters: list[ClusterVerdict], limit: int) -> Table:
-    table = Table(
-        title=f"Top suspicious clusters ({min(limit, len(clusters))} of {len(clusters)})",
-        box=box.SIMPLE_HEAVY,
-        title_justify="left",
-        expand=True,
-    )
-    table.add_column("cluster", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("members", justify="right")
-    table.add_column("requests", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("response")
-    table.add_column("evidence", ratio=1)
-    for c in clusters[:limit]:
-        table.add_row(
-            Text(c.cluster_id),
-            Text(c.kind),
-            f"{len(c.members):,}",
-            f"{c.n_events:,}",
-            f"{c.score:.3f}",
-            _response(c.response),
-            _lines(c.evidence, 3),
+# Below this width the findings print as blocks (a header line, then indented evidence)
+# instead of tables: a seven-column table squeezed into 80 columns truncates the evidence.
+WIDE_COLUMNS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    cells: tuple[Text | str, ...]
+    bullets: Text
+
+
+def _print_findings(
+    console: Console,
+    title: str,
+    headers: tuple[str, ...],
+    numeric: frozenset[int],
+    findings: list[_Finding],
+) -> None:
+    if console.width >= WIDE_COLUMNS:
+        table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", expand=True)
+        for i, header in enumerate(headers[:-1]):
+            table.add_column(header, justify="right" if i in numeric else "left", no_wrap=i == 0)
+        table.add_column(headers[-1], ratio=1)
+        for f in findings:
+            table.add_row(*f.cells, f.bullets)
+        console.print(table)
+        return
+    console.print()
+    console.print(Text(title, style="bold"))
+    for f in findings:
+        head = Text("  ")
+        for i, cell in enumerate(f.cells):
+            if i:
+                head.append("  ")
+            head.append_text(cell if isinstance(cell, Text) else Text(cell))
+        console.print(head)
+        console.print(Padding(f.bullets, (0, 0, 0, 4)))
+
+
+def _cluster_findings(clusters: list[ClusterVerdict]) -> list[_Finding]:
+    return [
+        _Finding(
+            cells=(
+                Text(c.cluster_id, style="bold"),
+                Text(c.kind),
+                f"{len(c.members):,} accounts",
+                f"{c.n_events:,} req",
+                f"score {c.score:.3f}",
+                _response(c.response),
+            ),
+            bullets=_lines(c.evidence, 3),
         )
-    return table
+        for c in clusters
+    ]
+
+
+def _account_findings(accounts: list[AccountVerdict]) -> list[_Finding]:
+    return [
+        _Finding(
+            cells=(
+                Text(a.account_id, style="bold"),
+                f"score {a.score:.3f}",
+                Text(a.cluster_id or "—"),
+                Text(a.kind or "—"),
+                _response(a.response),
+            ),
+            bullets=_lines(a.reasons, 3),
+        )
+        for a in accounts
+    ]
 
 
 def _diverse(ranked: list[AccountVerdict], limit: int, per_cluster: int) -> list[AccountVerdict]:
@@ -153,35 +200,27 @@ def print_summary(
         (c for c in result.clusters if c.flagged), key=lambda c: (-c.score, c.cluster_id)
     )
     if clusters:
-        console.print(_clusters_table(clusters, top_clusters))
+        shown_clusters = clusters[:top_clusters]
+        _print_findings(
+            console,
+            f"Top suspicious clusters ({len(shown_clusters)} of {len(clusters):,})",
+            ("cluster", "kind", "members", "requests", "score", "response", "evidence"),
+            frozenset({2, 3, 4}),
+            _cluster_findings(shown_clusters),
+        )
     else:
         console.print(Text("No cluster was judged suspicious.", style="green"))
 
     flagged = sorted(result.flagged(), key=lambda a: (-a.score, a.account_id))
     if flagged:
         shown = _diverse(flagged, top_accounts, per_cluster=3)
-        table = Table(
-            title=f"Top flagged accounts ({len(shown)} of {len(flagged)}, at most 3 per cluster)",
-            box=box.SIMPLE_HEAVY,
-            title_justify="left",
-            expand=True,
+        _print_findings(
+            console,
+            f"Top flagged accounts ({len(shown)} of {len(flagged):,}, at most 3 per cluster)",
+            ("account", "score", "cluster", "kind", "response", "reasons"),
+            frozenset({1}),
+            _account_findings(shown),
         )
-        table.add_column("account", no_wrap=True)
-        table.add_column("score", justify="right")
-        table.add_column("cluster", no_wrap=True)
-        table.add_column("kind")
-        table.add_column("response")
-        table.add_column("reasons", ratio=1)
-        for a in shown:
-            table.add_row(
-                Text(a.account_id),
-                f"{a.score:.3f}",
-                Text(a.cluster_id or "—"),
-                Text(a.kind or "—"),
-                _response(a.response),
-                _lines(a.reasons, 3),
-            )
-        console.print(table)
     else:
         console.print(Text("No account was flagged.", style="green"))
 
