@@ -57,46 +57,44 @@ def _load(con: duckdb.DuckDBPyConnection, events: Path, accounts: Path, labels: 
     con.execute(f"CREATE VIEW lab AS SELECT * FROM read_json_auto('{labels}')")
 
 
-def _pairs(con: duckdb.DuckDBPyConnection) -> Iterable[tuple[str, str, str]]:
-    """(field, value, account_id) for every scanned field of events and accounts."""
+def _pair_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """SQL selects of (field, value, account_id) for every scanned field."""
     cols = {r[0] for r in con.execute("DESCRIBE ev").fetchall()}
-    for f in EVENT_FIELDS:
-        if f in cols:
-            yield from con.execute(
-                f"SELECT DISTINCT 'events.{f}', CAST({f} AS VARCHAR), account_id FROM ev "
-                f"WHERE {f} IS NOT NULL"
-            ).fetchall()
+    out = [
+        f"SELECT 'events.{f}' AS field, CAST({f} AS VARCHAR) AS value, account_id FROM ev "
+        f"WHERE {f} IS NOT NULL"
+        for f in EVENT_FIELDS
+        if f in cols
+    ]
     if "messages" in cols:
-        yield from con.execute(
-            "SELECT DISTINCT 'messages.' || m.role, m.content, account_id FROM "
+        out.append(
+            "SELECT 'messages.' || m.role, m.content, account_id FROM "
             "(SELECT account_id, UNNEST(messages) AS m FROM ev WHERE messages IS NOT NULL)"
-        ).fetchall()
-        yield from con.execute(
-            "SELECT DISTINCT 'messages.roles', "
+        )
+        out.append(
+            "SELECT 'messages.roles', "
             "array_to_string(list_transform(messages, lambda x: x.role), ','), account_id "
             "FROM ev WHERE messages IS NOT NULL"
-        ).fetchall()
+        )
     if "params" in cols:
-        # Every key, and every key=value pair, of the request parameters.
-        yield from con.execute(
-            "SELECT DISTINCT 'params.key', k, account_id FROM (SELECT account_id, "
-            "UNNEST(json_keys(CAST(params AS JSON))) AS k FROM ev WHERE params IS NOT NULL)"
-        ).fetchall()
-        yield from con.execute(
-            "SELECT DISTINCT 'params.' || k, "
-            "CAST(json_extract(CAST(params AS JSON), k) AS VARCHAR), account_id "
-            "FROM (SELECT account_id, params, UNNEST(json_keys(CAST(params AS JSON))) AS k "
+        # Every key, every key=value pair, and the whole object of the request parameters.
+        keys = (
+            "(SELECT account_id, params, UNNEST(json_keys(CAST(params AS JSON))) AS k "
             "FROM ev WHERE params IS NOT NULL)"
-        ).fetchall()
-        yield from con.execute(
-            "SELECT DISTINCT 'params', CAST(params AS VARCHAR), account_id FROM ev "
-            "WHERE params IS NOT NULL"
-        ).fetchall()
-    for f in ACCOUNT_FIELDS:
-        yield from con.execute(
-            f"SELECT DISTINCT 'accounts.{f}', CAST({f} AS VARCHAR), account_id FROM acc "
-            f"WHERE {f} IS NOT NULL"
-        ).fetchall()
+        )
+        out.append(f"SELECT 'params.key', k, account_id FROM {keys}")
+        out.append(
+            "SELECT 'params.' || k, CAST(json_extract(CAST(params AS JSON), k) AS VARCHAR), "
+            f"account_id FROM {keys}"
+        )
+        out.append(
+            "SELECT 'params', CAST(params AS VARCHAR), account_id FROM ev WHERE params IS NOT NULL"
+        )
+    out += [
+        f"SELECT 'accounts.{f}', CAST({f} AS VARCHAR), account_id FROM acc WHERE {f} IS NOT NULL"
+        for f in ACCOUNT_FIELDS
+    ]
+    return out
 
 
 def scan(
@@ -109,25 +107,23 @@ def scan(
 ) -> list[Giveaway]:
     con = duckdb.connect()
     _load(con, events, accounts, labels)
-    bad = {
-        r[0] for r in con.execute("SELECT account_id FROM lab WHERE label = 'malicious'").fetchall()
-    }
+    pairs = " UNION ".join(_pair_queries(con))
+    rows = con.execute(
+        f"SELECT field, value, count(*) AS n, avg((lab.label = 'malicious')::INT) AS share "
+        f"FROM ({pairs}) JOIN lab USING (account_id) GROUP BY field, value "
+        f"HAVING count(*) >= {min_accounts} AND share >= {max_share}"
+    ).fetchall()
     allowed = {
         f"{prefix}.{field}": set(values)
         for field, values in owned.items()
         for prefix in ("events", "accounts")
     }
-    stats: dict[tuple[str, str], set[str]] = {}
-    for field, value, account in _pairs(con):
-        stats.setdefault((field, value), set()).add(account)
-    found = []
-    for (field, value), accs in stats.items():
-        if len(accs) < min_accounts:
-            continue
-        share = len(accs & bad) / len(accs)
-        if share >= max_share and value not in allowed.get(field, set()):
-            found.append(Giveaway(field, value[:80], len(accs), round(share, 3)))
-    return sorted(found, key=lambda g: (-g.accounts, g.field))
+    found = [
+        Giveaway(field, value[:80], n, round(share, 3))
+        for field, value, n, share in rows
+        if value not in allowed.get(field, set())
+    ]
+    return sorted(found, key=lambda g: (-g.accounts, g.field, g.value))
 
 
 def id_shapes(events: Path, accounts: Path, labels: Path) -> dict[str, dict[str, set[str]]]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,50 +156,77 @@ def _accounts_table(b: WorldBuilder, start_ms: int) -> tuple[pa.Table, pa.Table]
     return accounts, labels
 
 
+def _batches(
+    config: ScenarioConfig, b: WorldBuilder, ctx: RenderContext, per_actor: np.ndarray
+) -> Iterator[pa.RecordBatch]:
+    """Rendered batches in time order. Windows are drawn one by one (the schedule), then
+    rendered in batches of at least _RENDER_ROWS requests, so the per-call cost of the Arrow
+    kernels is paid per batch; ``per_actor`` accumulates each actor's request count."""
+    step = config.chunk_minutes * 60.0
+    n_windows = max(1, math.ceil(b.period_s / step))
+    start_s = ctx.start_ms / 1000.0
+    actors: list[np.ndarray] = []
+    times: list[np.ndarray] = []
+    rows = 0
+    batch_no = 0
+    for w in range(n_windows):
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2, w]))
+        w_start, w_end = w * step, min(b.period_s, (w + 1) * step)
+        actor, ts = window_events(ctx.actors, w_start, w_end, start_s, config.volume_scale, rng)
+        per_actor += np.bincount(actor, minlength=ctx.actors.n)
+        actors.append(actor)
+        times.append(ts)
+        rows += len(actor)
+        if rows >= _RENDER_ROWS or (w == n_windows - 1 and rows):
+            rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3, batch_no]))
+            yield render_batch(ctx, np.concatenate(actors), np.concatenate(times), rng)
+            actors, times, rows = [], [], 0
+            batch_no += 1
+
+
 def simulate(config: ScenarioConfig, out_dir: Path) -> SimulationSummary:
     """Write ``out_dir``/events.*, accounts.jsonl and labels.jsonl for ``config``.
 
-    Same config, same bytes. Memory is bounded by one window of events
-    (``config.chunk_minutes``), whatever the number of events.
+    Same config, same bytes. Memory is bounded by a few render batches (about 50,000
+    requests each, or one ``config.chunk_minutes`` window if larger), whatever the number of
+    events.
     """
     started = time.perf_counter()
     b, ctx = build_world(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path = out_dir / _events_name(config)
-    step = config.chunk_minutes * 60.0
-    n_windows = max(1, math.ceil(b.period_s / step))
     per_actor = np.zeros(ctx.actors.n, dtype=np.int64)
-    start_s = ctx.start_ms / 1000.0
-    # Windows are drawn one by one (the schedule), then rendered in batches of at least
-    # _RENDER_ROWS requests: the per-call cost of the Arrow kernels is paid per batch.
-    actors: list[np.ndarray] = []
-    times: list[np.ndarray] = []
-    rows = 0
-    batch_no = 0
-    with open_writer(events_path, "events") as writer:
+    batches: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=3)
+    stop = threading.Event()
 
-        def flush() -> None:
-            nonlocal rows, batch_no
-            if rows:
-                rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3, batch_no]))
-                batch = render_batch(ctx, np.concatenate(actors), np.concatenate(times), rng)
-                writer.write(batch)
-            actors.clear()
-            times.clear()
-            rows = 0
-            batch_no += 1
+    def produce() -> None:
+        try:
+            for batch in _batches(config, b, ctx, per_actor):
+                while not stop.is_set():
+                    try:
+                        batches.put(batch, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            batches.put(None)
+        except BaseException as exc:  # handed to the writing thread, which re-raises it
+            batches.put(exc)
 
-        for w in range(n_windows):
-            rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2, w]))
-            w_start, w_end = w * step, min(b.period_s, (w + 1) * step)
-            actor, ts = window_events(ctx.actors, w_start, w_end, start_s, config.volume_scale, rng)
-            per_actor += np.bincount(actor, minlength=ctx.actors.n)
-            actors.append(actor)
-            times.append(ts)
-            rows += len(actor)
-            if rows >= _RENDER_ROWS:
-                flush()
-        flush()
+    # Rendering (Arrow kernels) and writing (DuckDB, zlib, Parquet) both release the GIL, so
+    # a producer thread keeps both cores busy; order and bytes are those of a serial run.
+    producer = threading.Thread(target=produce, name="simulate-render", daemon=True)
+    producer.start()
+    try:
+        with open_writer(events_path, "events") as writer:
+            while (item := batches.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                writer.write(item)
+    finally:
+        stop.set()
+        producer.join()
     accounts, labels = _accounts_table(b, ctx.start_ms)
     accounts_path, labels_path = out_dir / "accounts.jsonl", out_dir / "labels.jsonl"
     write_table(accounts_path, "accounts", accounts)
