@@ -7,9 +7,8 @@ from pathlib import Path
 import structlog
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 __all__ = ["MIGRATIONS_DIR", "current_revision", "head_revision", "upgrade"]
 
@@ -32,8 +31,11 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema's revision, read directly (a MigrationContext would log on every open)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine) -> None:

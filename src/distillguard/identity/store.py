@@ -1145,6 +1145,15 @@ class IdentityStore:
             )
             return _key_info(key)
 
+    def get_key(self, key_id: str) -> KeyInfo:
+        with self._tx() as s:
+            key = s.get(ApiKey, key_id)
+            if key is None:
+                raise IdentityError(
+                    f"unknown API key {key_id[:32]!r}; list keys with `distillguard keys list`"
+                )
+            return _key_info(key)
+
     def list_keys(self, account_id: str) -> list[KeyInfo]:
         """Every key of the account (revoked and expired included), with last use."""
         self.flush_last_used()
