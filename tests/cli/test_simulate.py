@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from distillguard.cli.app import app
+from distillguard.errors import ConfigError
 
 
 def test_simulate_writes_three_files(tmp_path: Path) -> None:
@@ -37,21 +36,10 @@ def test_simulate_writes_three_files(tmp_path: Path) -> None:
         assert (out / name).stat().st_size > 0
 
 
-def test_unknown_scenario_is_a_one_line_error(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "distillguard.cli",
-            "simulate",
-            "--scenario",
-            "nope",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+def test_unknown_scenario_is_a_config_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["simulate", "--scenario", "nope", "--out", str(tmp_path / "x")]
     )
-    assert done.returncode == 2
-    assert "unknown scenario 'nope'" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert isinstance(result.exception, ConfigError)
+    assert "unknown scenario 'nope'" in str(result.exception)
+    assert "mixed" in str(result.exception)

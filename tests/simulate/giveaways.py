@@ -52,9 +52,9 @@ class Giveaway:
 
 def _load(con: duckdb.DuckDBPyConnection, events: Path, accounts: Path, labels: Path) -> None:
     reader = "read_parquet" if events.suffix == ".parquet" else "read_json_auto"
-    con.execute(f"CREATE VIEW ev AS SELECT * FROM {reader}('{events}')")
-    con.execute(f"CREATE VIEW acc AS SELECT * FROM read_json_auto('{accounts}')")
-    con.execute(f"CREATE VIEW lab AS SELECT * FROM read_json_auto('{labels}')")
+    con.execute(f"CREATE TABLE ev AS SELECT * FROM {reader}('{events}')")
+    con.execute(f"CREATE TABLE acc AS SELECT * FROM read_json_auto('{accounts}')")
+    con.execute(f"CREATE TABLE lab AS SELECT * FROM read_json_auto('{labels}')")
 
 
 def _pair_queries(con: duckdb.DuckDBPyConnection) -> list[str]:

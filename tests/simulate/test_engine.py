@@ -16,7 +16,7 @@ SPEC_CHECK = REPO.parent / "shared" / "tools" / "spec_check.py"
 
 
 def _tiny(tmp: Path, seed: int, fmt: str = "jsonl.gz") -> list[bytes]:
-    config = scenario("mixed", seed=seed, accounts=300, days=0.15, events_format=fmt)
+    config = scenario("mixed", seed=seed, accounts=200, days=0.1, events_format=fmt)
     s = simulate(config, tmp)
     return [p.read_bytes() for p in (s.events_path, s.accounts_path, s.labels_path)]
 
