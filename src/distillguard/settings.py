@@ -106,6 +106,7 @@ class GatewaySettings(_Section):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     redis_url: str | None = None
     redis_timeout_s: float = Field(default=0.05, gt=0)
+    redis_prefix: str = Field(default="dg:", description="key prefix, to share one Redis")
     fail_mode: Literal["open", "closed"] = "open"
     window_s: int = Field(
         default=60,
@@ -129,6 +130,11 @@ class GatewaySettings(_Section):
     )
     admin_token: str | None = Field(
         default=None, description="bearer token for /admin/*; admin is off without one"
+    )
+    auth_cache_s: float = Field(
+        default=0.25,
+        ge=0.0,
+        description="reuse a key check this long; a revocation applies after at most this; 0 = off",
     )
     trust_forwarded_for: bool = Field(
         default=False, description="take client_ip from X-Forwarded-For (behind a trusted LB)"

@@ -15,6 +15,7 @@ from distillguard.events.records import Verification
 from distillguard.gateway.app import GatewayApp
 from distillguard.gateway.detection import Detection
 from distillguard.gateway.eventlog import EventSink
+from distillguard.gateway.online_worker import OnlineWorker
 from distillguard.gateway.state import MemoryState, StateBackend
 from distillguard.gateway.upstream import UpstreamPool
 from distillguard.identity.models import KeyPrincipal, Scope
@@ -90,6 +91,7 @@ def gateway(upstream: tuple[str, FakeUpstream], tmp_path: Path) -> GatewayFactor
         state: StateBackend | None = None,
         detection: Detection | None = None,
         events: Path | None = None,
+        online: OnlineWorker | None = None,
         **overrides: Any,
     ) -> Iterator[tuple[str, GatewayApp]]:
         settings = GatewaySettings(
@@ -110,6 +112,7 @@ def gateway(upstream: tuple[str, FakeUpstream], tmp_path: Path) -> GatewayFactor
             detection=detection or Detection(content=ScriptedContent()),
             sink=EventSink(settings.event_log, flush_s=0.05),
             enforcement=enforcement,
+            online=online,
         )
         with serve_in_thread(app) as gw_url:
             yield gw_url, app

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -65,6 +65,8 @@ class FakeUpstream:
         model = doc.get("model")
         if model == "slow":
             await asyncio.sleep(30)
+        if model == "delay":
+            await asyncio.sleep(1.0)
         if model == "broken":
             return await _raw(send, 500, b"<html>oops</html>", b"text/html")
         if model == "refuse":
@@ -156,7 +158,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: ASGI, *, lifespan: str = "on") -> Iterator[str]:
+def serve_in_thread(app: ASGI, *, lifespan: Literal["on", "off"] = "on") -> Iterator[str]:
     """Run ``app`` under uvicorn (uvloop + httptools, like production) in a daemon thread;
     yields its base URL and shuts it down (lifespan included) on exit."""
     sock = free_socket()
@@ -183,3 +185,32 @@ def serve_in_thread(app: ASGI, *, lifespan: str = "on") -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+def provision_keys(
+    database_url: str, accounts: dict[str, str], *, org_id: str | None = None
+) -> dict[str, str]:
+    """Create accounts at the given tiers in a real identity store and one API key each, the
+    way an operator does (admin with TOTP, admin's MFA session); returns raw keys by account."""
+    import time as _time
+
+    from distillguard.events.records import Verification
+    from distillguard.identity import totp
+    from distillguard.identity.store import IdentityStore
+    from distillguard.settings import load_settings
+
+    settings = load_settings(overrides={"identity": {"database_url": database_url}})
+    keys: dict[str, str] = {}
+    with IdentityStore.open(database_url, settings=settings) as store:
+        store.create_account("root", email="root@example.com", admin=True)
+        enrolment = store.enroll_totp("root")
+        seed = totp.seed_from_base32(enrolment.secret_base32)
+        session = store.confirm_totp("root", totp.totp(seed, _time.time())).session
+        if org_id is not None:
+            store.create_org(org_id)
+        for account_id, tier in accounts.items():
+            store.create_account(account_id, email=f"{account_id}@example.com", org_id=org_id)
+            if tier != "none":
+                store.set_tier(account_id, Verification(tier), mfa=session)
+            keys[account_id] = store.create_key(account_id, mfa=session).raw_key
+    return keys

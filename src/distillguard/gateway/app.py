@@ -19,16 +19,18 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import structlog
 
 from distillguard.errors import AuthenticationError, ConfigError, UpstreamError
 from distillguard.events.records import Action, Endpoint
-from distillguard.gateway.detection import Detection, OnlineView
+from distillguard.gateway.auth import Authenticator
+from distillguard.gateway.detection import Detection
 from distillguard.gateway.eventlog import EventSink
 from distillguard.gateway.metrics import GatewayMetrics
+from distillguard.gateway.online_worker import NO_SCORE, OnlineWorker, decode_score
 from distillguard.gateway.responses import JSON_HEADERS, error_body
 from distillguard.gateway.sse import StreamTally
 from distillguard.gateway.state import StateBackend, StateUnavailable, Usage
@@ -39,7 +41,7 @@ from distillguard.respond.enforcement import EMPTY_ENFORCEMENT, EnforcementList
 from distillguard.respond.policy import Decision, Policy, Signals
 from distillguard.settings import GatewaySettings, PolicySettings
 
-__all__ = ["Authenticator", "GatewayApp", "Reloaded"]
+__all__ = ["GatewayApp", "Reloaded"]
 
 log = structlog.get_logger(__name__)
 
@@ -47,12 +49,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-class Authenticator(Protocol):
-    """What the gateway needs from identity: ``IdentityStore.authenticate_key``."""
-
-    def authenticate_key(self, raw_key: str) -> KeyPrincipal: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +125,7 @@ class GatewayApp:
         enforcement: EnforcementList = EMPTY_ENFORCEMENT,
         reloader: Callable[[], Reloaded] | None = None,
         metrics: GatewayMetrics | None = None,
+        online: OnlineWorker | None = None,
     ) -> None:
         self.settings = settings
         self.auth = authenticator
@@ -139,6 +136,7 @@ class GatewayApp:
         self.enforcement = enforcement
         self.reloader = reloader
         self.metrics = metrics or GatewayMetrics()
+        self.online = online if settings.detection else None
         self.policy = Policy(settings.policy)
         self.metrics.enforcement_accounts.set(len(enforcement.accounts))
         self._window_scale = settings.window_s / 60.0
@@ -187,6 +185,8 @@ class GatewayApp:
             if message["type"] == "lifespan.startup":
                 if self.sink is not None:
                     self.sink.start()
+                if self.online is not None:
+                    self.online.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -195,6 +195,8 @@ class GatewayApp:
 
     async def aclose(self) -> None:
         """Flush the event log and close connections; in-flight requests have finished."""
+        if self.online is not None:
+            await self.online.aclose()
         if self.sink is not None:
             self.sink.close()
         await self.upstream.aclose()
@@ -433,8 +435,8 @@ class GatewayApp:
         factor = self.policy.quota_factor(entry, known_good)
         retry: float | None = None
         limit_reason: str | None = None
-        online_blob: bytes | None = None
-        view = OnlineView(0.0, ())
+        online = self.online
+        view = NO_SCORE
         state_ok = True
         try:
             usage = await self.state.begin(account_id, cluster_id, now)
@@ -459,9 +461,8 @@ class GatewayApp:
             if not self._state_ok:
                 self._state_back()
             retry, limit_reason = self._limits(usage, principal, factor, cluster_id, now)
-            online_blob = usage.online
-            if self._detect and online_blob is not None:
-                view = Detection.view(online_blob)
+            if online is not None:
+                view = decode_score(usage.online) if usage.online else online.view(account_id)
 
         text: str | None = None
         if endpoint is Endpoint.CHAT:
@@ -476,8 +477,8 @@ class GatewayApp:
                 tier=principal.tier,
                 known_good=known_good,
                 enforcement=entry,
-                online_score=view.score,
-                online_reasons=view.reasons,
+                online_score=view[0],
+                online_reasons=view[1],
                 content=content,
                 retry_after_s=retry,
                 limit_reason=limit_reason,
@@ -554,26 +555,26 @@ class GatewayApp:
             result.status, decision, result, text, upstream_s,
         )  # fmt: skip
         tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
-        if state_ok and (tokens or self.detection.online is not None):
-            template = self.detection.template(text) if self._detect else None
-            blob = None
-            if self._detect and self.detection.online is not None:
-                blob = self.detection.observe(
-                    online_blob,
-                    {
-                        "ts": now,
-                        "endpoint": str(endpoint),
-                        "model": str(doc.get("model") or "default"),
-                        "prompt_tokens": result.prompt_tokens or 0,
-                        "completion_tokens": result.completion_tokens or 0,
-                        "content": content,
-                        "template_id": template,
-                        "client_ip": client_ip,
-                        "asn": None,
-                    },
-                )
+        if online is not None:
+            online.submit(
+                account_id,
+                str(principal.tier),
+                {
+                    "ts": now,
+                    "endpoint": str(endpoint),
+                    "model": str(doc.get("model") or "default"),
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "content": content,
+                    "text": text,
+                    "client_ip": client_ip,
+                    "asn": None,
+                    "params": {k: v for k, v in doc.items() if k not in _CONTENT_KEYS},
+                },
+            )
+        if state_ok and tokens:
             try:
-                await self.state.finish(account_id, cluster_id, now, tokens, blob)
+                await self.state.finish(account_id, cluster_id, now, tokens)
             except StateUnavailable as exc:
                 self._state_failed(exc)
         return True
@@ -811,6 +812,7 @@ class GatewayApp:
             "status": "ok" if healthy else "degraded",
             "state_store": "up" if state_ok else "down",
             "fail_mode": self.settings.fail_mode,
+            "detection": self.detection.pieces if self._detect else [],
             "events_pending": self.sink.pending if self.sink is not None else 0,
             "enforcement_accounts": len(self.enforcement.accounts),
             "enforcement_generated_at": self.enforcement.generated_at,

@@ -16,9 +16,11 @@ from typing import Any
 import structlog
 
 from distillguard.errors import ConfigError
-from distillguard.gateway.app import Authenticator, GatewayApp, Reloaded
+from distillguard.gateway.app import GatewayApp, Reloaded
+from distillguard.gateway.auth import Authenticator, CachedAuthenticator
 from distillguard.gateway.detection import Detection, load_detection
 from distillguard.gateway.eventlog import EventSink, resolve_event_path
+from distillguard.gateway.online_worker import OnlineWorker
 from distillguard.gateway.state import MemoryState, RedisState, StateBackend
 from distillguard.gateway.upstream import UpstreamPool
 from distillguard.respond.enforcement import EMPTY_ENFORCEMENT, EnforcementList, parse_enforcement
@@ -80,16 +82,6 @@ def build_app(
 ) -> GatewayApp:
     """Wire the gateway from ``settings``; parts passed in replace the ones it would build."""
     g = settings.gateway
-    if authenticator is None:
-        from distillguard.identity.store import IdentityStore
-
-        authenticator = IdentityStore.open(settings.identity.database_url, settings=settings)
-    if state is None:
-        state = (
-            RedisState(g.redis_url, g.window_s, timeout_s=g.redis_timeout_s)
-            if g.redis_url
-            else MemoryState(g.window_s)
-        )
     upstream = UpstreamPool(
         g.upstream_url,
         max_connections=g.upstream_max_connections,
@@ -97,15 +89,34 @@ def build_app(
         read_timeout_s=g.upstream_timeout_s,
         api_key=g.upstream_api_key,
     )
+    if authenticator is None:
+        from distillguard.identity.store import IdentityStore
+
+        authenticator = CachedAuthenticator(
+            IdentityStore.open(settings.identity.database_url, settings=settings), g.auth_cache_s
+        )
+    if state is None:
+        state = (
+            RedisState(g.redis_url, g.window_s, timeout_s=g.redis_timeout_s, prefix=g.redis_prefix)
+            if g.redis_url
+            else MemoryState(g.window_s)
+        )
     sink = EventSink(
         resolve_event_path(g.event_log), batch_size=g.event_batch_size, flush_s=g.event_flush_s
+    )
+    detection = detection if detection is not None else load_detection(g.detection)
+    online = (
+        OnlineWorker(redis_url=g.redis_url, prefix=g.redis_prefix)
+        if g.detection and detection.online
+        else None
     )
     return GatewayApp(
         g,
         authenticator=authenticator,
         upstream=upstream,
         state=state,
-        detection=detection if detection is not None else load_detection(g.detection),
+        detection=detection,
+        online=online,
         sink=sink,
         enforcement=load_enforcement(g.enforcement_path),
         reloader=make_reloader(settings, config_file),
@@ -126,7 +137,7 @@ def serve(settings: Settings, *, config_file: Path | None = None) -> None:
         state="redis" if g.redis_url else "memory",
         fail_mode=g.fail_mode,
         events=str(app.sink.path) if app.sink is not None else None,
-        detection=g.detection,
+        detection=app.detection.pieces if g.detection else "off",
     )
     config = uvicorn.Config(
         app,

@@ -5,13 +5,13 @@ default: one gateway process). :class:`RedisState` keeps it in Redis so that sev
 processes enforce one account's limits together and see one behaviour history.
 
 Each request makes two calls. ``begin`` (before the upstream call) counts the request in the
-account's and cluster's current window and returns the usage so far together with the account's
-online state; ``finish`` (after the response went out, off the client's latency) adds the tokens
-used and stores the updated online state. In Redis each call is one round trip (a Lua script).
+account's and cluster's current window and returns the usage so far (in Redis mode also the
+account's latest behaviour score, which the online scorer process writes there); ``finish``
+(after the response went out, off the client's latency) adds the tokens used. In Redis each call
+is one round trip (a Lua script).
 
 Windows are fixed (``window_s``, aligned to the epoch) for requests and tokens, plus a day window
-for tokens. Concurrent requests of one account in two processes can interleave their online-state
-writes (last writer wins); the counters are exact.
+for tokens. The counters are exact across processes (atomic increments in one script).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
+
+from distillguard.gateway.online_worker import score_key
 
 __all__ = ["MemoryState", "RedisState", "StateBackend", "StateUnavailable", "Usage"]
 
@@ -34,8 +36,8 @@ class StateUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Counts in the current windows, this request included; ``online`` is the account's
-    serialised online state (``None`` for a new account)."""
+    """Counts in the current windows, this request included; ``online`` is the account's latest
+    behaviour score as stored in Redis (``None`` in process, or for a new account)."""
 
     requests: int
     tokens: int
@@ -50,12 +52,7 @@ class StateBackend(Protocol):
     async def begin(self, account_id: str, cluster_id: str | None, now: float) -> Usage: ...
 
     async def finish(
-        self,
-        account_id: str,
-        cluster_id: str | None,
-        now: float,
-        tokens: int,
-        online: bytes | None,
+        self, account_id: str, cluster_id: str | None, now: float, tokens: int
     ) -> None: ...
 
     async def ping(self) -> bool: ...
@@ -72,7 +69,6 @@ class MemoryState:
         self._day = -1
         self._counts: dict[str, list[int]] = {}
         self._day_tokens: dict[str, int] = {}
-        self._online: dict[str, bytes] = {}
 
     def _roll(self, now: float) -> int:
         w = int(now // self.window_s)
@@ -106,16 +102,11 @@ class MemoryState:
             cr,
             ct,
             (w + 1) * self.window_s,
-            self._online.get(account_id),
+            None,
         )
 
     async def finish(
-        self,
-        account_id: str,
-        cluster_id: str | None,
-        now: float,
-        tokens: int,
-        online: bytes | None,
+        self, account_id: str, cluster_id: str | None, now: float, tokens: int
     ) -> None:
         self._roll(now)
         if tokens:
@@ -124,8 +115,6 @@ class MemoryState:
             self._day_tokens[account_id] = self._day_tokens.get(account_id, 0) + tokens
             if cluster_id is not None:
                 self._counts.setdefault("\x00c:" + cluster_id, [0, 0])[1] += tokens
-        if online is not None:
-            self._online[account_id] = online
 
     async def ping(self) -> bool:
         return True
@@ -134,7 +123,7 @@ class MemoryState:
         return None
 
 
-# KEYS: account window hash, cluster window hash (or ""), account day key, online key.
+# KEYS: account window hash, cluster window hash (or ""), account day key, online score key.
 # ARGV: window ttl seconds.
 _BEGIN = """
 local r = redis.call('HINCRBY', KEYS[1], 'r', 1)
@@ -151,22 +140,17 @@ local s = redis.call('GET', KEYS[4])
 return {r, t, td, cr, ct, s}
 """
 
-# KEYS as above. ARGV: window ttl, tokens, online state ("" = keep), online ttl.
+# KEYS as above (the fourth unused). ARGV: window ttl, tokens.
 _FINISH = """
 local n = tonumber(ARGV[2])
-if n > 0 then
-  redis.call('HINCRBY', KEYS[1], 't', n)
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  if KEYS[2] ~= '' then
-    redis.call('HINCRBY', KEYS[2], 't', n)
-    redis.call('EXPIRE', KEYS[2], ARGV[1])
-  end
-  redis.call('INCRBY', KEYS[3], n)
-  redis.call('EXPIRE', KEYS[3], 90000)
+redis.call('HINCRBY', KEYS[1], 't', n)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if KEYS[2] ~= '' then
+  redis.call('HINCRBY', KEYS[2], 't', n)
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
-if ARGV[3] ~= '' then
-  redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
-end
+redis.call('INCRBY', KEYS[3], n)
+redis.call('EXPIRE', KEYS[3], 90000)
 return 1
 """
 
@@ -182,13 +166,11 @@ class RedisState:
         *,
         timeout_s: float = 0.05,
         prefix: str = "dg:",
-        online_ttl_s: int = 7 * _DAY_S,
     ) -> None:
         import redis.asyncio as aioredis
 
         self.window_s = window_s
         self.prefix = prefix
-        self.online_ttl_s = online_ttl_s
         self._redis = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -207,7 +189,7 @@ class RedisState:
             f"{p}w:{w}:a:{account_id}",
             f"{p}w:{w}:c:{cluster_id}" if cluster_id is not None else "",
             f"{p}d:{int(now // _DAY_S)}:a:{account_id}",
-            f"{p}o:{account_id}",
+            score_key(p, account_id),
         ], w
 
     async def begin(self, account_id: str, cluster_id: str | None, now: float) -> Usage:
@@ -219,19 +201,11 @@ class RedisState:
         return Usage(int(r), int(t), int(td), int(cr), int(ct), (w + 1) * self.window_s, s or None)
 
     async def finish(
-        self,
-        account_id: str,
-        cluster_id: str | None,
-        now: float,
-        tokens: int,
-        online: bytes | None,
+        self, account_id: str, cluster_id: str | None, now: float, tokens: int
     ) -> None:
         keys, _ = self._keys(account_id, cluster_id, now)
         try:
-            await self._finish(
-                keys=keys,
-                args=[self.window_s * 2, int(tokens), online or b"", self.online_ttl_s],
-            )
+            await self._finish(keys=keys, args=[self.window_s * 2, int(tokens)])
         except Exception as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
 

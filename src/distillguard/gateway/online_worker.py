@@ -1,0 +1,251 @@
+"""The online behaviour scorer in its own process, so that its cost never lands on a request.
+
+Scoring an account (A's ``detect.online.update``) runs the batch detectors over the account's
+running aggregates: microseconds most of the time, a millisecond or more when it rescores. On the
+event loop that would delay whichever request arrives next, so the gateway hands every finished
+request's observation to a child process instead (batched every few milliseconds through a
+multiprocessing queue, whose feeder thread does the writes) and reads the scores back on a
+thread that passes them to the loop. The score a request is judged by is therefore the one from
+the account's earlier requests, a few milliseconds behind; content signals still act on the
+request itself.
+
+State lives in the child (in-process mode) or in Redis (``redis_url``): then the child reads the
+account's state before each update and writes it back with the score, so several gateways share
+one history, and each gateway reads the score with its rate-limit counters in one round trip.
+If the child dies the gateway logs it once and goes on without behaviour scores (fail-open for
+this signal only; limits, content and the enforcement list still apply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import signal
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import structlog
+
+__all__ = ["NO_SCORE", "OnlineWorker", "decode_score", "score_key", "state_key"]
+
+log = structlog.get_logger(__name__)
+
+NO_SCORE: tuple[float, tuple[str, ...]] = (0.0, ())
+_MAX_STATES = 200_000
+_STATE_TTL_S = 7 * 86_400
+
+
+def state_key(prefix: str, account_id: str) -> str:
+    return f"{prefix}o:{account_id}"
+
+
+def score_key(prefix: str, account_id: str) -> str:
+    return f"{prefix}os:{account_id}"
+
+
+def decode_score(raw: bytes | None) -> tuple[float, tuple[str, ...]]:
+    if not raw:
+        return NO_SCORE
+    score, reasons = orjson.loads(raw)
+    return float(score), tuple(reasons)
+
+
+def _dump_state(state: Any) -> bytes:
+    # Same document as OnlineState.to_bytes (dataclass fields, sets as sorted lists), built by
+    # orjson directly: ~15x faster than dataclasses.asdict.
+    return orjson.dumps(state, default=sorted)
+
+
+def _worker_main(
+    inq: mp.Queue[list[Any] | None],
+    outq: mp.Queue[list[Any] | None],
+    redis_url: str | None,
+    prefix: str,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from distillguard.detect import online
+
+    template_id: Any = None
+    try:
+        from distillguard.detect.content import templates
+
+        template_id = templates.template_id
+    except ImportError:
+        log.warning("gateway.online.templates_unavailable")
+    states: dict[str, Any] = {}
+    client = None
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    while True:
+        batch = inq.get()
+        if batch is None:
+            break
+        loaded: dict[str, Any] = {}
+        if client is not None:
+            accounts = list(dict.fromkeys(a for a, _, _ in batch))
+            try:
+                raws = client.mget([state_key(prefix, a) for a in accounts])
+                loaded = {
+                    a: online.OnlineState.from_bytes(
+                        raw if isinstance(raw, bytes) else raw.encode()
+                    )
+                    for a, raw in zip(accounts, raws, strict=True)
+                    if raw
+                }
+            except Exception as exc:  # Redis down: score from what this process knows
+                log.warning("gateway.online.redis_read_failed", error=type(exc).__name__)
+        results: list[Any] = []
+        touched: dict[str, Any] = {}
+        for account_id, tier, obs in batch:
+            # The prompt's template fingerprint is computed here, off the request path.
+            text = obs.pop("text", None)
+            obs["template_id"] = template_id(text) if template_id is not None and text else None
+            state = touched.get(account_id) or loaded.get(account_id) or states.get(account_id)
+            if state is None:
+                state = online.initial_state(verification=tier)
+            state, score = online.update(state, online.Observation(**obs))
+            touched[account_id] = state
+            results.append((account_id, score.score, score.reasons))
+        if len(states) > _MAX_STATES:
+            states.clear()  # bounded memory; accounts re-learn (documented in the README)
+        states.update(touched)
+        if client is not None:
+            try:
+                pipe = client.pipeline(transaction=False)
+                last = {a: (s, r) for a, s, r in results}
+                for account_id, state in touched.items():
+                    pipe.set(state_key(prefix, account_id), _dump_state(state), ex=_STATE_TTL_S)
+                    s, r = last[account_id]
+                    pipe.set(score_key(prefix, account_id), orjson.dumps([s, r]), ex=_STATE_TTL_S)
+                pipe.execute()
+            except Exception as exc:
+                log.warning("gateway.online.redis_write_failed", error=type(exc).__name__)
+        outq.put(results)
+    outq.put(None)
+
+
+class OnlineWorker:
+    """Parent side: ``submit`` observations, read ``view`` scores (in-process mode)."""
+
+    def __init__(
+        self,
+        *,
+        redis_url: str | None = None,
+        prefix: str = "dg:",
+        flush_s: float = 0.005,
+        max_pending: int = 50_000,
+    ) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.flush_s = flush_s
+        self.max_pending = max_pending
+        self.scores: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self.pending = 0
+        self.dropped = 0
+        self.scored = 0
+        self._batch: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._proc: Any = None
+        self._inq: Any = None
+        self._outq: Any = None
+        self._reader: threading.Thread | None = None
+        self._dead_logged = False
+
+    def start(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._inq = ctx.Queue()
+        self._outq = ctx.Queue()
+        self._proc = ctx.Process(
+            target=_worker_main,
+            args=(self._inq, self._outq, self.redis_url, self.prefix),
+            name="dg-online-scorer",
+            daemon=True,
+        )
+        self._proc.start()
+        self._loop = asyncio.get_running_loop()
+        self._reader = threading.Thread(target=self._read, name="dg-online-reader", daemon=True)
+        self._reader.start()
+        log.info("gateway.online.started", pid=self._proc.pid, redis=bool(self.redis_url))
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def view(self, account_id: str) -> tuple[float, tuple[str, ...]]:
+        return self.scores.get(account_id, NO_SCORE)
+
+    def submit(self, account_id: str, tier: str, obs: Mapping[str, Any]) -> None:
+        if self._loop is None:
+            return
+        if self.pending >= self.max_pending:
+            self.dropped += 1
+            return
+        self._batch.append((account_id, tier, obs))
+        self.pending += 1
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_later(self.flush_s, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        if not self.alive:
+            self.pending -= len(batch)
+            self.dropped += len(batch)
+            if not self._dead_logged:
+                self._dead_logged = True
+                log.error(
+                    "gateway.online.worker_down",
+                    consequence="requests are judged without behaviour scores",
+                )
+            return
+        self._inq.put(batch)  # non-blocking: the queue's feeder thread writes the pipe
+
+    def _read(self) -> None:
+        while True:
+            try:
+                results = self._outq.get()
+            except (EOFError, OSError):
+                return
+            if results is None:
+                return
+            loop = self._loop
+            if loop is None or loop.is_closed():
+                return
+            try:
+                loop.call_soon_threadsafe(self._apply, results)
+            except RuntimeError:
+                return
+
+    def _apply(self, results: list[Any]) -> None:
+        self.pending -= len(results)
+        self.scored += len(results)
+        for account_id, score, reasons in results:
+            self.scores[account_id] = (score, tuple(reasons))
+        if len(self.scores) > _MAX_STATES:
+            self.scores.clear()
+
+    async def aclose(self, timeout_s: float = 10.0) -> None:
+        """Score what is queued, then stop the child."""
+        if self._proc is None:
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
+        self._inq.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, self._proc.join, timeout_s)
+        if self._proc.is_alive():
+            self._proc.terminate()
+        if self._reader is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._reader.join, 2.0)
+        self._inq.close()
+        self._outq.close()
+        self._proc = None
+        log.info("gateway.online.stopped", scored=self.scored, dropped=self.dropped)

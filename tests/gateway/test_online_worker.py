@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import orjson
+
+from distillguard.detect import online
+from distillguard.detect.content import templates
+from distillguard.gateway.online_worker import OnlineWorker, _dump_state, decode_score
+from tests.gateway.conftest import GatewayFactory, Keys
+from tests.gateway.test_app import CHAT, auth, chat
+
+
+def obs(ts: float) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "endpoint": "chat.completions",
+        "model": "m",
+        "prompt_tokens": 30,
+        "completion_tokens": 900,
+        "content": {"jailbreak": 0.9, "cot_elicitation": 0.8},
+        "text": f"Explain step by step how to solve puzzle number {int(ts)}.",
+        "client_ip": "10.0.0.1",
+        "asn": None,
+        "params": {"reasoning_effort": "high", "max_tokens": 8000},
+    }
+
+
+def test_worker_scores_like_the_scorer_in_process() -> None:
+    async def run() -> tuple[float, tuple[str, ...], int]:
+        worker = OnlineWorker()
+        worker.start()
+        try:
+            for i in range(40):
+                worker.submit("acct-x", "none", obs(1000.0 + i * 0.5))
+            deadline = time.monotonic() + 60
+            while worker.pending and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            score, reasons = worker.view("acct-x")
+            return score, reasons, worker.scored
+        finally:
+            await worker.aclose()
+
+    score, reasons, scored = asyncio.run(run())
+    state = online.initial_state(verification="none")
+    for i in range(40):
+        o = obs(1000.0 + i * 0.5)
+        o["template_id"] = templates.template_id(o.pop("text"))
+        state, expected = online.update(state, online.Observation(**o))
+    assert scored == 40
+    assert score == expected.score and reasons == expected.reasons
+
+
+def test_state_encoding_matches_the_scorers_own() -> None:
+    state = online.initial_state(verification="email")
+    for i in range(5):
+        o = {**obs(10.0 + i), "client_ip": f"10.0.{i}.1", "template_id": "t"}
+        o.pop("text")
+        state, _ = online.update(state, online.Observation(**o))
+    assert orjson.loads(_dump_state(state)) == orjson.loads(state.to_bytes())
+    assert online.OnlineState.from_bytes(_dump_state(state)) == state
+    assert decode_score(orjson.dumps([0.5, ["a"]])) == (0.5, ("a",))
+
+
+def test_high_behaviour_score_challenges_the_next_request(gateway: GatewayFactory) -> None:
+    keys = Keys()
+    key = keys.add("sk", "acct-hot", tier="email")
+    worker = OnlineWorker()
+    with gateway(keys, online=worker) as (url, app):
+        assert httpx.post(url + CHAT, json=chat(), headers=auth(key)).status_code == 200
+        worker.scores["acct-hot"] = (0.93, ("clockwork timing",))
+        r = httpx.post(url + CHAT, json=chat(), headers=auth(key))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "step_up_required"
+        assert "online score=0.93 (clockwork timing)" in r.headers["x-distillguard-action"]
