@@ -15,9 +15,9 @@ members' behaviour drives it: a tight cluster of innocent-looking accounts (coll
 a company card or a NAT) keeps a low score, while coordination raises a cluster whose members
 already look doubtful.
 
-**Lift.** A member's final score is ``max(own, cluster_score * ramp(strength, 0.1, 0.6))``:
-coordination evidence lifts members that look innocent alone, in proportion to how strongly
-they are linked into the cluster.
+**Lift.** ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * strength`` (see
+:func:`lift`): coordination evidence lifts members that look innocent alone, in proportion to how
+strongly they are linked into a suspicious cluster.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distillguard.detect.behaviour.frame import ramp
 from distillguard.detect.findings import Evidence
 
 __all__ = [
     "BIAS",
     "COORD_WEIGHT",
+    "LIFT_WEIGHT",
     "SIZE_WEIGHT",
     "WEIGHTS",
     "ClusterScore",
@@ -58,6 +58,7 @@ WEIGHTS: Mapping[str, float] = {
 }
 COORD_WEIGHT = 1.5
 SIZE_WEIGHT = 0.25
+LIFT_WEIGHT = 3.0
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -110,7 +111,15 @@ def lift(
     strength: np.ndarray,
     clusters: Mapping[int, ClusterScore],
 ) -> np.ndarray:
-    """Final per-account scores after the cluster lift (never lower than ``own``)."""
+    """Final per-account scores after the cluster lift (never lower than ``own``).
+
+    In logit space: ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * strength`` for
+    members of clusters scoring at least 0.5. Additive, so the lift is proportional: a member
+    with some doubt of its own (0.3) linked tightly into a campaign is flagged, while an
+    innocent-looking account (0.03) that merely shares a VPN exit with one stays below the line.
+    """
     cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in label.tolist()])
-    lifted = cs * ramp(strength, 0.1, 0.6)
+    boost = LIFT_WEIGHT * np.where(cs >= 0.5, cs, 0.0) * np.clip(strength, 0.0, 1.0)
+    p = np.clip(own, 1e-6, 1 - 1e-6)
+    lifted = sigmoid(np.log(p / (1 - p)) + boost)
     return np.asarray(np.maximum(own, lifted))

@@ -236,9 +236,9 @@ WHERE a.signup_ip IS NOT NULL AND a.signup_ip <> ''
 """
 )
 
-# Which 15-minute buckets each account was active in: synchronised activity (SynchroTrap) is
+# Which 5-minute buckets each account was active in: synchronised activity (SynchroTrap) is
 # measured on these for pairs of accounts already linked by something else.
 ACTIVE_BUCKETS_SQL = """
-SELECT DISTINCT account_id, CAST(floor(epoch(ts) / 900) AS BIGINT) AS q FROM {events}
+SELECT DISTINCT account_id, CAST(floor(epoch(ts) / 300) AS BIGINT) AS q FROM {events}
 ORDER BY 1, 2
 """

@@ -21,7 +21,8 @@ __all__ = ["Communities", "find_communities"]
 @dataclass(frozen=True, slots=True)
 class Communities:
     """``label[i]`` the community of account row i (-1 = in no cluster); ``strength[i]`` the
-    account's summed link weight to other members of its community, saturated to [0, 1];
+    account's summed *specific* link weight (payment, device, sign-up, template, synchrony; not
+    shared addresses) to other members of its community, saturated to [0, 1];
     ``cohesion[c]`` the mean weight of the edges inside community c."""
 
     label: np.ndarray
@@ -58,9 +59,9 @@ def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
     same = label[graph.src] == label[graph.dst]
     inside = same & (label[graph.src] >= 0)
     deg = np.zeros(n)
-    np.add.at(deg, graph.src[inside], graph.weight[inside])
-    np.add.at(deg, graph.dst[inside], graph.weight[inside])
-    strength = 1.0 - np.exp(-deg / 0.5)
+    np.add.at(deg, graph.src[inside], graph.specific[inside])
+    np.add.at(deg, graph.dst[inside], graph.specific[inside])
+    strength = 1.0 - np.exp(-deg / 1.0)
     cohesion: dict[int, float] = {}
     members: dict[int, np.ndarray] = {}
     for c in range(len(order)):

@@ -1,0 +1,183 @@
+"""Run one audit end to end: inputs → store → detect → files in the output directory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import structlog
+
+from distillguard.detect.engine import ContentScorer, TemplateFn, audit_store
+from distillguard.detect.overrides import parse_known_good
+from distillguard.detect.verdicts import (
+    AuditResult,
+    KnownGood,
+    cluster_record,
+    enforcement_document,
+    rfc3339,
+    verdict_record,
+)
+from distillguard.errors import DetectorError, InputFileError
+from distillguard.events.ingest import ingest
+from distillguard.events.records import LabelRecord
+from distillguard.events.schema import VERDICT_SCHEMA
+from distillguard.events.writers import write_table
+from distillguard.settings import Settings
+from distillguard.store import Store
+
+__all__ = ["AuditRun", "load_known_good", "run_audit", "write_outputs"]
+
+log = structlog.get_logger(__name__)
+
+ReportWriter = Callable[[Store, AuditResult, Path, Sequence[LabelRecord] | None], Path]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRun:
+    """The result of :func:`run_audit` and the files it wrote (keyed by name)."""
+
+    result: AuditResult
+    files: dict[str, Path]
+
+
+def load_known_good(paths: Sequence[Path]) -> tuple[KnownGood, ...]:
+    """Read analyst known-good lists (JSONL or CSV; see detect/overrides.py)."""
+    out: list[KnownGood] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputFileError(path, f"cannot read the known-good list ({exc.strerror})") from exc
+        out.extend(parse_known_good(text, str(path)))
+    return tuple(out)
+
+
+def _load_content() -> tuple[ContentScorer | None, TemplateFn | None, str | None]:
+    """C's content model and template fingerprints, or None with the reason."""
+    template_fn: TemplateFn | None
+    try:
+        from distillguard.detect.content.templates import template_id
+
+        template_fn = template_id
+    except ImportError:
+        template_fn = None
+    try:
+        from distillguard.detect.content import ContentModel
+
+        return ContentModel.load(), template_fn, None
+    except ImportError:
+        return None, template_fn, "content model not installed"
+    except DetectorError as exc:
+        # A broken model must not stop the audit: it degrades to metadata and says why.
+        log.warning("audit.content_model_unavailable", error=str(exc))
+        return None, template_fn, f"content model failed to load: {exc}"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(result: AuditResult, out: Path) -> dict[str, Path]:
+    """Write verdicts.jsonl (spec section 4), clusters.jsonl and enforcement.json to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    records = [verdict_record(v) for v in result.accounts]
+    table = pa.Table.from_pylist(records, schema=VERDICT_SCHEMA)
+    verdicts = out / "verdicts.jsonl"
+    write_table(verdicts, "verdicts", table)
+    clusters = out / "clusters.jsonl"
+    _atomic_write(
+        clusters, b"".join(orjson.dumps(cluster_record(c)) + b"\n" for c in result.clusters)
+    )
+    enforcement = out / "enforcement.json"
+    _atomic_write(
+        enforcement, orjson.dumps(enforcement_document(result), option=orjson.OPT_INDENT_2)
+    )
+    return {"verdicts": verdicts, "clusters": clusters, "enforcement": enforcement}
+
+
+def _labels(store: Store) -> list[LabelRecord] | None:
+    rows = store.con.sql("SELECT account_id, label, campaign_id, kind FROM labels").fetchall()
+    if not rows:
+        return None
+    return [LabelRecord(account_id=a, label=lab, campaign_id=c, kind=k) for a, lab, c, k in rows]
+
+
+def run_audit(
+    settings: Settings,
+    out: Path,
+    events: Sequence[Path] = (),
+    accounts: Sequence[Path] = (),
+    labels: Sequence[Path] = (),
+    db: Path | None = None,
+    known_good: Sequence[Path] = (),
+    replay: bool = False,
+    content: bool = True,
+    report: ReportWriter | None = None,
+) -> AuditRun:
+    """Audit ``events`` (ingested into a throwaway in-memory store) or the store at ``db``
+    (events given with ``db`` are ingested into it first) and write the outputs to ``out``.
+
+    ``content=False`` forces metadata-only mode. ``report`` writes report.html (the report
+    stage's ``write_report``); None skips it. Rejected input records go to
+    ``out/rejects.jsonl``.
+    """
+    if db is None and not events:
+        raise InputFileError("--events", "give event files with --events or a store with --db")
+    overrides = load_known_good(known_good)
+    scorer: ContentScorer | None = None
+    template_fn: TemplateFn | None = None
+    content_note: str | None = None
+    if content:
+        scorer, template_fn, content_note = _load_content()
+    store = Store.open(
+        db if db is not None else ":memory:",
+        memory_limit=settings.store.memory_limit,
+        threads=settings.store.threads,
+    )
+    with store:
+        if events or accounts or labels:
+            out.mkdir(parents=True, exist_ok=True)
+            ingest(store, events, accounts, labels, rejects=out / "rejects.jsonl")
+        result = audit_store(
+            store,
+            settings,
+            replay=replay,
+            overrides=overrides,
+            content=scorer,
+            templates=template_fn,
+        )
+        if content_note is not None:
+            result = _with_note(result, content_note)
+        elif not content:
+            result = _with_note(result, "content detectors turned off (--no-content)")
+        files = write_outputs(result, out)
+        if report is not None:
+            files["report"] = report(store, result, out / "report.html", _labels(store))
+    log.info(
+        "audit.outputs",
+        out=str(out),
+        files=sorted(files),
+        generated_at=rfc3339(result.stats.finished),
+    )
+    return AuditRun(result, files)
+
+
+def _with_note(result: AuditResult, note: str) -> AuditResult:
+    from dataclasses import replace
+
+    stats: Any = replace(result.stats, notes=(*result.stats.notes, note))
+    return AuditResult(result.accounts, result.clusters, stats)
