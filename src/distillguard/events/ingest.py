@@ -1,10 +1,11 @@
 """Load event-log files into the store: validate, deduplicate, quarantine, one file at a time.
 
-Each file is one transaction. Its rows are read in bounded Arrow chunks, validated in DuckDB
-(:mod:`distillguard.events.validate`), and the good ones inserted with ``ON CONFLICT DO
-NOTHING`` on the key (``request_id`` for events, ``account_id`` for accounts and labels): a
-key already in the store, or seen earlier in the same file, counts as a duplicate, so loading a
-file twice changes nothing. Only rejected rows ever become Python objects, to be written to the
+Each file is one transaction. JSON Lines, CSV and adapter output are read in bounded Arrow
+chunks, Parquet by DuckDB directly; rows are validated in DuckDB
+(:mod:`distillguard.events.validate`) and the good ones inserted unless their key
+(``request_id`` for events, ``account_id`` for accounts and labels) is already stored or was
+seen earlier in the same file: those count as duplicates, so loading a file twice changes
+nothing. Only rejected rows ever become Python objects, to be written to the
 rejects file. A crash or Ctrl-C mid-file rolls the file back, leaving the store as it was.
 """
 
@@ -39,8 +40,21 @@ from distillguard.events.adapters.otel_genai import (
     looks_like_otlp,
 )
 from distillguard.events.formats import FileFormat, format_for
-from distillguard.events.readers import Chunk, ProgressFn, iter_csv, iter_jsonl, iter_parquet
-from distillguard.events.validate import KIND_RULES, insert_query, rejects_query
+from distillguard.events.readers import (
+    Chunk,
+    ParquetSource,
+    ProgressFn,
+    iter_csv,
+    iter_jsonl,
+    parquet_source,
+)
+from distillguard.events.validate import (
+    KIND_RULES,
+    dedupe_query,
+    duplicates_query,
+    insert_query,
+    rejects_query,
+)
 from distillguard.store import Store
 
 __all__ = ["FileReport", "IngestReport", "RejectsFile", "ingest", "ingest_file"]
@@ -165,8 +179,6 @@ def _chunks(
     rules = KIND_RULES[kind]
     if fmt in (FileFormat.JSONL, FileFormat.JSONL_GZ):
         return iter_jsonl(path, gzipped=fmt is FileFormat.JSONL_GZ, progress=progress)
-    if fmt is FileFormat.PARQUET:
-        return iter_parquet(path, columns=rules.fields, required=rules.required, progress=progress)
     if fmt is FileFormat.CSV:
         return iter_csv(path, columns=rules.fields, required=rules.required, progress=progress)
     if kind != "events":
@@ -174,19 +186,68 @@ def _chunks(
     return iter_otel_genai(path, account_attributes=account_attributes, progress=progress)
 
 
-def _record_of(chunk: Chunk, src_no: int, from_lines: bool) -> Any:
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None and k not in ("src_no", "_problem")}
+
+
+def _chunk_records(chunk: Chunk, from_lines: bool, src_nos: list[int]) -> dict[int, Any]:
+    """The raw records of rejected rows, for the rejects file."""
     if from_lines:
-        line = chunk.table.column("line")[src_no - chunk.first_src_no].as_py().strip()
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return line
-    # Adapters skip source rows, so find the row by its number rather than by position.
-    position = pc.index(chunk.table.column("src_no"), src_no).as_py()
-    row = chunk.table.slice(position, 1).to_pylist()[0]
-    row.pop("src_no", None)
-    row.pop("_problem", None)
-    return {k: v for k, v in row.items() if v is not None}
+        out: dict[int, Any] = {}
+        lines = chunk.table.column("line")
+        for src_no in src_nos:
+            line = lines[src_no - chunk.first_src_no].as_py().strip()
+            try:
+                out[src_no] = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                out[src_no] = line
+        return out
+    # Adapters skip source rows, so find rows by number rather than by position.
+    wanted = chunk.table.filter(pc.is_in(chunk.table.column("src_no"), pa.array(src_nos)))
+    return {row["src_no"]: _clean(row) for row in wanted.to_pylist()}
+
+
+def _parquet_records(
+    con: duckdb.DuckDBPyConnection, source: ParquetSource, src_nos: list[int]
+) -> dict[int, Any]:
+    con.register("_dg_wanted", pa.table({"src_no": pa.array(src_nos, pa.int64())}))
+    rows = (
+        con.sql(f"SELECT * FROM {source.sql} WHERE src_no IN (SELECT src_no FROM _dg_wanted)")
+        .to_arrow_table()
+        .to_pylist()
+    )
+    con.unregister("_dg_wanted")
+    return {row["src_no"]: _clean(row) for row in rows}
+
+
+def _ingest_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, kind: str, sink: RejectsFile
+) -> tuple[int, int, int]:
+    rules = KIND_RULES[kind]
+    source = parquet_source(path, columns=rules.fields, required=rules.required)
+    try:
+        inserted, bad = _load(
+            con,
+            kind,
+            source.sql,
+            source.num_rows,
+            lines=False,
+            schema=source.schema,
+            rec_error=None,
+        )
+        raw = _parquet_records(con, source, [b[0] for b in bad]) if bad else {}
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise InputFileError(
+            path, f"corrupt Parquet data ({_first_line(exc)}); re-export it"
+        ) from None
+    for src_no, problems in bad:
+        sink.add(path, "row", src_no, problems, raw.get(src_no))
+    return source.num_rows, inserted, len(bad)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def ingest_file(
@@ -212,20 +273,31 @@ def ingest_file(
     sink.begin()
     try:
         with store.transaction() as con:
-            chunks = _chunks(path, kind, fmt, progress, account_attributes)
-            for i, chunk in enumerate(chunks):
-                n, bad, inserted = _load_chunk(con, kind, chunk, from_lines)
-                if i == 0 and from_lines and n > 0 and _all_malformed(bad, n):
-                    raise InputFileError(
-                        path,
-                        "not JSON Lines: no line at the start of the file parses as JSON; "
-                        "check the file and its format",
-                    )
-                for src_no, problems in bad:
-                    sink.add(path, where, src_no, problems, _record_of(chunk, src_no, from_lines))
-                records += n
-                accepted += inserted
-                rejected += len(bad)
+            table = KIND_RULES[kind].table
+            last_rowid = int(
+                con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchall()[0][0]
+            )
+            if fmt is FileFormat.PARQUET:
+                records, accepted, rejected = _ingest_parquet(con, path, kind, sink)
+                if progress:
+                    progress(path.stat().st_size)
+            else:
+                chunks = _chunks(path, kind, fmt, progress, account_attributes)
+                for i, chunk in enumerate(chunks):
+                    n, bad, inserted = _load_chunk(con, kind, chunk, from_lines)
+                    if i == 0 and from_lines and n > 0 and _all_malformed(bad, n):
+                        raise InputFileError(
+                            path,
+                            "not JSON Lines: no line at the start of the file parses as JSON; "
+                            "check the file and its format",
+                        )
+                    raw = _chunk_records(chunk, from_lines, [b[0] for b in bad]) if bad else {}
+                    for src_no, problems in bad:
+                        sink.add(path, where, src_no, problems, raw.get(src_no))
+                    records += n
+                    accepted += inserted
+                    rejected += len(bad)
+            accepted -= _dedupe(con, kind, last_rowid)
     except BaseException:
         sink.discard()
         raise
@@ -254,37 +326,63 @@ def ingest_file(
     return report
 
 
+Bad = list[tuple[int, list[Any]]]
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: str,
+    records: int,
+    *,
+    lines: bool,
+    schema: pa.Schema | None,
+    rec_error: str | None,
+) -> tuple[int, Bad]:
+    """Insert the good rows of ``source`` (``records`` rows) and, only when the insert took
+    fewer than that, find the bad ones: (inserted, rejected rows with their problems)."""
+    insert = insert_query(kind, source, lines=lines, schema=schema, rec_error=rec_error)
+    inserted = int(con.execute(insert).fetchall()[0][0])
+    if inserted == records:
+        return inserted, []
+    rejects = rejects_query(kind, source, lines=lines, schema=schema, rec_error=rec_error)
+    bad = con.execute(rejects).fetchall()
+    return inserted, [(int(src_no), list(problems)) for src_no, problems in bad]
+
+
 def _load_chunk(
     con: duckdb.DuckDBPyConnection, kind: str, chunk: Chunk, from_lines: bool
-) -> tuple[int, list[tuple[int, list[Any]]], int]:
+) -> tuple[int, Bad, int]:
     """Validate and insert one chunk: (records, rejected rows with problems, inserted)."""
     table = chunk.table
-    con.register("_dg_chunk", table)
-    schema = None if from_lines else table.schema
-    rec_error = "_problem" if "_problem" in table.column_names else None
-    bad = con.execute(
-        rejects_query(kind, "_dg_chunk", lines=from_lines, schema=schema, rec_error=rec_error)
-    ).fetchall()
-    skip = None
-    if bad:
-        con.register("_dg_bad", pa.table({"src_no": pa.array([b[0] for b in bad], pa.int64())}))
-        skip = "_dg_bad"
-    row = con.execute(
-        insert_query(kind, "_dg_chunk", lines=from_lines, schema=schema, skip=skip)
-    ).fetchall()
-    inserted = int(row[0][0]) if row else 0
-    # Registering again replaces the views, so a failed chunk leaves nothing behind.
-    con.unregister("_dg_chunk")
-    if skip:
-        con.unregister(skip)
     if from_lines:
         records = table.num_rows - int(pc.sum(table.column("blank")).as_py() or 0)
     else:
         records = table.num_rows
-    return records, [(int(s), list(p)) for s, p in bad], inserted
+    con.register("_dg_chunk", table)
+    inserted, bad = _load(
+        con,
+        kind,
+        "_dg_chunk",
+        records,
+        lines=from_lines,
+        schema=None if from_lines else table.schema,
+        rec_error="_problem" if "_problem" in table.column_names else None,
+    )
+    # Registering again replaces the view, so a failed chunk leaves nothing behind.
+    con.unregister("_dg_chunk")
+    return records, bad, inserted
 
 
-def _all_malformed(bad: list[tuple[int, list[Any]]], n: int) -> bool:
+def _dedupe(con: duckdb.DuckDBPyConnection, kind: str, last_rowid: int) -> int:
+    """Remove the later copies of keys this file repeated; returns how many were removed."""
+    repeated = int(con.execute(duplicates_query(kind, last_rowid)).fetchall()[0][0])
+    if repeated:
+        con.execute(dedupe_query(kind, last_rowid)).fetchall()
+    return repeated
+
+
+def _all_malformed(bad: Bad, n: int) -> bool:
     return len(bad) == n and all(p[0]["reason"] == "malformed JSON" for _, p in bad)
 
 

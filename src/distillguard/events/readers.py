@@ -8,7 +8,8 @@ rejected row can be named in the rejects file.
   here, into a two-column table ``(src_no, line)`` built straight over the decompressed buffer;
   DuckDB parses the JSON. This is how malformed lines keep their line numbers and are rejected
   one by one instead of aborting the file.
-- Parquet is read in record batches (only the spec's columns), CSV with every column as text.
+- Parquet is read by DuckDB itself (in parallel, only the spec's columns); this module only
+  checks the footer and the required columns. CSV is read in batches, every column as text.
 
 A file that cannot be read at all raises :class:`InputFileError` naming it.
 """
@@ -32,10 +33,11 @@ from distillguard.errors import InputFileError, SchemaError
 
 __all__ = [
     "Chunk",
+    "ParquetSource",
     "ProgressFn",
     "iter_csv",
     "iter_jsonl",
-    "iter_parquet",
+    "parquet_source",
 ]
 
 ProgressFn = Callable[[int], None]
@@ -44,7 +46,6 @@ ProgressFn = Callable[[int], None]
 _READ_BYTES = 1 << 20
 _OUT_BYTES = 8 << 20
 _CHUNK_TEXT_BYTES = 32 << 20
-_BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,35 +208,40 @@ def _with_src_no(batch: pa.RecordBatch, first: int) -> pa.Table:
     return table.add_column(0, "src_no", nos)
 
 
-def iter_parquet(
-    path: Path,
-    *,
-    columns: tuple[str, ...],
-    required: tuple[str, ...],
-    progress: ProgressFn | None = None,
-) -> Iterator[Chunk]:
-    """Record batches of the spec's ``columns`` present in the file."""
+@dataclass(frozen=True, slots=True)
+class ParquetSource:
+    """A Parquet file read by DuckDB directly (in parallel, columns pushed down): ``sql`` is a
+    subquery with ``src_no`` (1-based row) and the spec's columns present in the file."""
+
+    sql: str
+    schema: pa.Schema
+    num_rows: int
+
+
+def parquet_source(
+    path: Path, *, columns: tuple[str, ...], required: tuple[str, ...]
+) -> ParquetSource:
+    """Check the file's footer and required columns, and describe how DuckDB reads it."""
     handle = _open(path)
-    try:
-        pf = pq.ParquetFile(handle)
-    except (pa.ArrowInvalid, OSError) as exc:
-        handle.close()
-        raise InputFileError(path, f"not a readable Parquet file ({exc}); re-export it") from None
     with handle:
-        names = pf.schema_arrow.names
-        _check_columns(path, names, required)
-        wanted = [c for c in columns if c in names]
-        total = max(pf.metadata.num_rows, 1)
-        size = path.stat().st_size
-        first = 1
         try:
-            for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=wanted):
-                if progress:
-                    progress(int(size * batch.num_rows / total))
-                yield Chunk(_with_src_no(batch, first), first)
-                first += batch.num_rows
+            pf = pq.ParquetFile(handle)
+            schema = pf.schema_arrow
+            num_rows = pf.metadata.num_rows
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputFileError(path, f"corrupt Parquet data ({exc}); re-export it") from None
+            raise InputFileError(
+                path, f"not a readable Parquet file ({exc}); re-export it"
+            ) from None
+    _check_columns(path, schema.names, required)
+    wanted = [c for c in columns if c in schema.names]
+    quoted = str(path).replace("'", "''")
+    cols = ", ".join('"' + c + '"' for c in wanted)
+    sql = (
+        f"(SELECT file_row_number + 1 AS src_no, {cols} "
+        f"FROM read_parquet('{quoted}', file_row_number = true))"
+    )
+    fields = [pa.field("src_no", pa.int64())] + [schema.field(c) for c in wanted]
+    return ParquetSource(sql, pa.schema(fields), num_rows)
 
 
 def iter_csv(

@@ -1,18 +1,17 @@
 """The spec's rules as SQL: which rows are acceptable, why a row is not, and the typed columns
 the store keeps.
 
-Validation runs inside DuckDB a whole chunk at a time, in two queries:
+Validation runs inside DuckDB, a whole chunk (or a whole Parquet file) at a time. A
+*candidate* query puts every source in one shape: text fields as VARCHAR, ``messages`` as a
+typed list, and every field whose type must be checked as DuckDB JSON, so that ``"200"`` or
+``200.5`` can be told from the integer ``200``. Over it:
 
-1. :func:`rejects_query` finds the bad rows and their ``problems`` (a list of
-   ``{field, reason}``); only those rows come back to Python. It reads a *candidate* shape in
-   which every field whose type must be checked is DuckDB JSON, so that ``"200"`` or ``200.5``
-   can be told from the integer ``200``.
-2. :func:`insert_query` converts the remaining rows to the store's types and inserts them,
-   ``ON CONFLICT DO NOTHING`` on the key.
-
-For JSON Lines the first query parses only the small fields it checks (the JSON parser still
-scans each line, but the long texts are not copied), and the second parses each good line once
-more into the final types; this is cheaper than materialising every parsed row in between.
+1. :func:`insert_query` inserts the rows that pass every check and whose key is not stored
+   yet, converted to the store's types. Each line is parsed once.
+2. :func:`rejects_query` lists the bad rows with their ``problems`` (``{field, reason}``); only
+   these rows come back to Python. It runs only when the insert took fewer rows than the
+   source has, i.e. when there are rejects or duplicates to tell apart, so clean new data pays
+   for one pass.
 
 Lenient where the spec allows ("it may accept more"): a number given for a text field is kept
 as its text, unknown fields are ignored, a JSON ``null`` counts as absent, any role and text
@@ -42,6 +41,8 @@ __all__ = [
     "LABELS",
     "VERIFICATIONS",
     "KindRules",
+    "dedupe_query",
+    "duplicates_query",
     "insert_query",
     "rejects_query",
 ]
@@ -71,13 +72,6 @@ class KindRules:
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(self.schema.names)
-
-    @property
-    def checked_fields(self) -> tuple[str, ...]:
-        """The fields the checks read (the light parse of pass 1 extracts only these)."""
-        wanted = set(self.required) | self.json_fields | (_TS_FIELDS & set(self.fields))
-        wanted |= {"messages", "prompt", "verification", "label"} & set(self.fields)
-        return tuple(n for n in self.fields if n in wanted)
 
 
 KIND_RULES: Mapping[str, KindRules] = {
@@ -128,20 +122,27 @@ def _sql_str(text: str) -> str:
 # Candidate shapes
 
 
-def _light_structure(rules: KindRules) -> str:
-    parts = []
-    for name in rules.checked_fields:
-        if name == "messages":
-            # Roles only: the contents are long and not checked.
-            parts.append('"messages":[{"role":"VARCHAR"}]')
-        elif name in rules.json_fields:
-            parts.append(f'"{name}":"JSON"')
-        else:
-            parts.append(f'"{name}":"VARCHAR"')
-    return "{" + ",".join(parts) + "}"
+def _store_type(name: str) -> str:
+    """DuckDB type of a field in the store (and in the candidate shape)."""
+    if name == "messages":
+        return MESSAGES_TYPE
+    if name in _INT_FIELDS:
+        return "BIGINT"
+    if name == "latency_ms":
+        return "DOUBLE"
+    if name in _LIST_FIELDS:
+        return "DOUBLE[]"
+    if name == "params":
+        return "JSON"
+    return "VARCHAR"
 
 
-def _full_structure(rules: KindRules) -> str:
+def _typed_fields(rules: KindRules) -> tuple[str, ...]:
+    """Fields whose JSON type is checked: the candidate carries ``<name>__t`` for each."""
+    return tuple(n for n in rules.fields if n in rules.json_fields or n == "messages")
+
+
+def _structure(rules: KindRules) -> str:
     parts = []
     for name in rules.fields:
         if name == "messages":
@@ -161,24 +162,30 @@ def _full_structure(rules: KindRules) -> str:
 
 
 def _lines_candidate(rules: KindRules, source: str) -> str:
-    """Candidate rows over ``source(src_no, line, blank)`` of JSON text (light parse)."""
-    key = _q(rules.key)
-    cols = ", ".join(f"r.{_q(n)} AS {_q(n)}" for n in rules.checked_fields)
-    messages_type = (
-        ", CASE WHEN r IS NOT NULL AND r.messages IS NULL "
-        "THEN json_type(line, '$.messages') END AS messages_type"
-        if "messages" in rules.fields
-        else ""
-    )
+    """Candidate rows over ``source(src_no, line, blank)`` of JSON text.
+
+    ``from_json`` converts leniently (``"abc"`` for an integer becomes NULL, ``200.5`` becomes
+    200), so the JSON type of each checked field is read too, all in one ``json_type`` call
+    with a list of paths (one more parse of the line, but far cheaper than keeping those
+    fields as JSON and inspecting each).
+    """
+    typed = _typed_fields(rules)
+    cols = ", ".join(f"r.{_q(n)} AS {_q(n)}" for n in rules.fields)
+    types = "".join(f", t[{i + 2}] AS {_q(n + '__t')}" for i, n in enumerate(typed))
+    paths = ", ".join(["'$'", *(f"'$.{n}'" for n in typed)])
+    # json_valid first: from_json fails the whole query on one bad line, and try() costs
+    # more than the extra validity scan.
     return f"""
-        SELECT src_no, {cols}{messages_type},
+        SELECT src_no, {cols}{types},
             CASE
-                WHEN r IS NULL AND NOT json_valid(line) THEN 'malformed JSON'
-                WHEN r IS NULL OR (r.{key} IS NULL AND json_type(line) <> 'OBJECT')
-                    THEN 'not a JSON object'
+                WHEN r IS NULL THEN 'malformed JSON'
+                WHEN t[1] <> 'OBJECT' THEN 'not a JSON object'
             END AS rec_error
         FROM (
-            SELECT src_no, line, try(from_json(line, {_sql_str(_light_structure(rules))})) AS r
+            SELECT src_no,
+                CASE WHEN json_valid(line)
+                    THEN from_json(line, {_sql_str(_structure(rules))}) END AS r,
+                CASE WHEN r IS NOT NULL THEN json_type(line, [{paths}]) END AS t
             FROM {source}
             WHERE NOT blank
         )
@@ -189,45 +196,58 @@ def _is_text(t: pa.DataType | None) -> bool:
     return t is not None and (pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
+def _static_json_type(t: pa.DataType) -> str:
+    """JSON type name a typed (Parquet/adapter) column's values would have."""
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "DOUBLE"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return "ARRAY"
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return "OBJECT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
 def _columns_candidate(
     rules: KindRules, source: str, schema: pa.Schema, rec_error: str | None
 ) -> str:
     """Candidate rows over ``source(src_no, <some of the kind's columns>)``, typed as a
-    Parquet file or an adapter gives them, or all text as CSV gives them."""
+    Parquet file or an adapter gives them, or all text as CSV gives them (nested values and
+    ``params`` as JSON text)."""
     exprs = ["src_no"]
+    typed = set(_typed_fields(rules))
     for name in rules.fields:
         col = _q(name)
+        tcol = _q(name + "__t")
         src = schema.field(name).type if schema.get_field_index(name) >= 0 else None
-        if name == "messages":
-            if src is None:
-                exprs += [f"CAST(NULL AS {MESSAGES_TYPE}) AS messages", "NULL AS messages_type"]
-            elif _is_text(src):
-                typed = f"try(from_json({col}, '{_MESSAGES_JSON}'))"
-                exprs += [
-                    f"{typed} AS messages",
-                    f"CASE WHEN {col} IS NOT NULL AND {typed} IS NULL THEN "
-                    f"CASE WHEN json_valid({col}) THEN json_type({col}) ELSE 'VARCHAR' END "
-                    "END AS messages_type",
-                ]
-            else:
-                typed = f"try_cast({col} AS {MESSAGES_TYPE})"
-                exprs += [
-                    f"{typed} AS messages",
-                    f"CASE WHEN {col} IS NOT NULL AND {typed} IS NULL "
-                    f"THEN typeof({col}) END AS messages_type",
-                ]
-        elif name in rules.json_fields:
-            if src is None:
-                exprs.append(f"CAST(NULL AS JSON) AS {col}")
-            elif _is_text(src):
-                exprs.append(
-                    f"CASE WHEN json_valid({col}) THEN CAST({col} AS JSON) "
-                    f"ELSE to_json({col}) END AS {col}"
-                )
-            else:
+        store_type = _store_type(name)
+        if src is None:
+            exprs.append(f"CAST(NULL AS {store_type}) AS {col}")
+            if name in typed:
+                exprs.append(f"CAST(NULL AS VARCHAR) AS {tcol}")
+            continue
+        if name in typed and _is_text(src):
+            # Text holding JSON (CSV, or a Parquet string column): parse, and keep its type.
+            value = f"try(from_json({col}, {_sql_str(_element_structure(name))}))"
+            if name == "params":
+                value = f"CASE WHEN json_valid({col}) THEN CAST({col} AS JSON) END"
+            exprs.append(f"{value} AS {col}")
+            exprs.append(
+                f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) "
+                f"THEN json_type(CAST({col} AS JSON)) ELSE 'VARCHAR' END AS {tcol}"
+            )
+        elif name in typed:
+            if name == "params":
                 exprs.append(f"to_json({col}) AS {col}")
-        elif src is None:
-            exprs.append(f"CAST(NULL AS VARCHAR) AS {col}")
+            else:
+                exprs.append(f"try_cast({col} AS {store_type}) AS {col}")
+            exprs.append(
+                f"CASE WHEN {col} IS NULL THEN NULL ELSE "
+                f"{_sql_str(_static_json_type(src))} END AS {tcol}"
+            )
         elif pa.types.is_timestamp(src):
             utc = f"timezone('UTC', {col})" if src.tz is not None else col
             exprs.append(f"strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ') AS {col}")
@@ -241,69 +261,82 @@ def _columns_candidate(
     return f"SELECT {', '.join(exprs)} FROM {source}"
 
 
+def _element_structure(name: str) -> str:
+    if name == "messages":
+        return _MESSAGES_JSON
+    if name in _LIST_FIELDS:
+        return '["DOUBLE"]'
+    if name == "latency_ms":
+        return '"DOUBLE"'
+    return '"BIGINT"'
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 
 
 def _blank(col: str) -> str:
-    return f"({col} IS NULL OR trim({col}) = '')"
+    # No trim(): it is slow in DuckDB, and a whitespace-only id is odd but harmless.
+    return f"({col} IS NULL OR {col} = '')"
 
 
 def _ts_bad(col: str) -> str:
-    # Cheap shape test first (T separator, offset or Z at the end), then a real parse.
+    # Plain string tests for the shape (T separator, offset or Z at the end), then a parse.
     return (
         f"NOT {_blank(col)} AND (length({col}) < 20 "
         f"OR substr({col}, 11, 1) NOT IN ('T', 't', ' ') "
         f"OR NOT (right({col}, 1) IN ('Z', 'z') "
-        f"OR regexp_full_match(right({col}, 6), '[+-][0-9][0-9]:[0-9][0-9]')) "
+        f"OR (substr({col}, -6, 1) IN ('+', '-') AND substr({col}, -3, 1) = ':')) "
         f"OR try_cast({col} AS TIMESTAMPTZ) IS NULL)"
     )
+
+
+def _present(name: str) -> str:
+    """The raw value of a type-checked field is there and not JSON null."""
+    t = _q(name + "__t")
+    return f"({t} IS NOT NULL AND {t} <> 'NULL')"
 
 
 def _checks(kind: str, rules: KindRules) -> list[tuple[str, str, str]]:
     """(field, condition that marks a problem, reason) for every rule of ``kind``."""
     checks: list[tuple[str, str, str]] = []
     for name in rules.required:
-        col = _q(name)
-        missing = f"{col} IS NULL" if name in rules.json_fields else _blank(col)
+        missing = f"NOT {_present(name)}" if name in rules.json_fields else _blank(_q(name))
         checks.append((name, missing, "required field missing"))
-    for name in _TS_FIELDS & set(rules.fields):
+    for name in sorted(_TS_FIELDS & set(rules.fields)):
         checks.append((name, _ts_bad(_q(name)), "not an RFC 3339 timestamp with offset or Z"))
     if kind == "events":
         for name in sorted(_INT_FIELDS):
-            col = _q(name)
-            checks.append(
-                (
-                    name,
-                    f"{col} IS NOT NULL AND json_type({col}) NOT IN {_INT_TYPES}",
-                    "not an integer",
-                )
-            )
+            t = _q(name + "__t")
+            checks.append((name, f"{_present(name)} AND {t} NOT IN {_INT_TYPES}", "not an integer"))
         checks.append(
             (
                 "latency_ms",
-                f"latency_ms IS NOT NULL AND json_type(latency_ms) NOT IN {_NUM_TYPES}",
+                f"{_present('latency_ms')} AND latency_ms__t NOT IN {_NUM_TYPES}",
                 "not a number",
             )
         )
         for name in sorted(_LIST_FIELDS):
-            col = _q(name)
-            typed = f"try(from_json({col}, '[\"DOUBLE\"]'))"
+            col, t = _q(name), _q(name + "__t")
             checks.append(
                 (
                     name,
-                    f"{col} IS NOT NULL AND (json_type({col}) <> 'ARRAY' "
-                    f"OR list_count({typed}) <> json_array_length({col}))",
+                    f"{_present(name)} AND ({t} <> 'ARRAY' OR {col} IS NULL "
+                    f"OR list_count({col}) <> len({col}))",
                     "not a list of numbers",
                 )
             )
         checks.append(
-            ("params", "params IS NOT NULL AND json_type(params) <> 'OBJECT'", "not a JSON object")
+            (
+                "params",
+                f"{_present('params')} AND (params__t <> 'OBJECT' OR params IS NULL)",
+                "not a JSON object",
+            )
         )
         checks.append(
             (
                 "messages",
-                "messages_type IS NOT NULL AND messages_type <> 'NULL'",
+                f"{_present('messages')} AND (messages__t <> 'ARRAY' OR messages IS NULL)",
                 "not a list of {role, content} objects",
             )
         )
@@ -320,10 +353,10 @@ def _checks(kind: str, rules: KindRules) -> list[tuple[str, str, str]]:
             ("completions", "prompt"),
             ("predict", "features"),
         ):
-            condition = f"endpoint = '{endpoint}' AND {_q(name)} IS NULL"
-            if name == "messages":
-                condition += " AND (messages_type IS NULL OR messages_type = 'NULL')"
-            checks.append((name, condition, f"required for {endpoint} events"))
+            absent = f"NOT {_present(name)}" if name != "prompt" else "prompt IS NULL"
+            checks.append(
+                (name, f"endpoint = '{endpoint}' AND {absent}", f"required for {endpoint} events")
+            )
     if kind == "accounts":
         allowed = ", ".join(f"'{v}'" for v in VERIFICATIONS)
         checks.append(
@@ -344,6 +377,26 @@ def _checks(kind: str, rules: KindRules) -> list[tuple[str, str, str]]:
     return checks
 
 
+def _candidate(
+    rules: KindRules,
+    source: str,
+    lines: bool,
+    schema: pa.Schema | None,
+    rec_error: str | None,
+) -> str:
+    if lines:
+        return _lines_candidate(rules, source)
+    if schema is None:
+        raise ValueError("a column source needs its schema")
+    return _columns_candidate(rules, source, schema, rec_error)
+
+
+def _any_bad(kind: str, rules: KindRules) -> str:
+    return "rec_error IS NOT NULL OR " + " OR ".join(
+        f"coalesce({cond}, false)" for _, cond, _ in _checks(kind, rules)
+    )
+
+
 def rejects_query(
     kind: str,
     source: str,
@@ -352,25 +405,17 @@ def rejects_query(
     schema: pa.Schema | None = None,
     rec_error: str | None = None,
 ) -> str:
-    """``SELECT src_no, problems`` for the bad rows of ``source`` only.
+    """``SELECT src_no, problems`` for the bad rows of ``source`` only, in source order.
 
-    ``lines``: ``source`` is ``(src_no, line, blank)`` JSON text; else it holds the kind's
-    columns as described by ``schema`` (``rec_error`` names a column of whole-record problems
-    found before validation, e.g. by an adapter).
+    ``lines``: ``source`` is ``(src_no, line, blank)`` JSON text; else it holds ``src_no`` and
+    the kind's columns as described by ``schema`` (``rec_error`` names a column of
+    whole-record problems found before validation, e.g. by an adapter).
     """
     rules = KIND_RULES[kind]
-    if lines:
-        candidate = _lines_candidate(rules, source)
-    else:
-        if schema is None:
-            raise ValueError("rejects_query needs the schema of a column source")
-        candidate = _columns_candidate(rules, source, schema, rec_error)
-    checks = _checks(kind, rules)
-    any_bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
     problems = ",\n                ".join(
         f"CASE WHEN coalesce({cond}, false) THEN "
         f"{{'field': {_sql_str(field)}, 'reason': {_sql_str(reason)}}} END"
-        for field, cond, reason in checks
+        for field, cond, reason in _checks(kind, rules)
     )
     return f"""
         SELECT src_no,
@@ -380,27 +425,16 @@ def rejects_query(
                 {problems}
                 ], lambda p: p IS NOT NULL)
             END AS problems
-        FROM ({candidate})
-        WHERE rec_error IS NOT NULL OR {any_bad}
+        FROM ({_candidate(rules, source, lines, schema, rec_error)})
+        WHERE {_any_bad(kind, rules)}
         ORDER BY src_no
     """
 
 
-def _typed_from_candidate(rules: KindRules) -> str:
-    out = []
-    for name in rules.fields:
-        col = _q(name)
-        if name in _TS_FIELDS:
-            out.append(f"CAST({col} AS TIMESTAMPTZ)")
-        elif name in _INT_FIELDS:
-            out.append(f"CAST({col} AS BIGINT)")
-        elif name == "latency_ms":
-            out.append(f"CAST({col} AS DOUBLE)")
-        elif name in _LIST_FIELDS:
-            out.append(f"from_json({col}, '[\"DOUBLE\"]')")
-        else:
-            out.append(col)
-    return ", ".join(out)
+def _typed(rules: KindRules) -> str:
+    return ", ".join(
+        f"CAST({_q(n)} AS TIMESTAMPTZ)" if n in _TS_FIELDS else _q(n) for n in rules.fields
+    )
 
 
 def insert_query(
@@ -409,36 +443,46 @@ def insert_query(
     *,
     lines: bool,
     schema: pa.Schema | None = None,
-    skip: str | None = None,
+    rec_error: str | None = None,
 ) -> str:
-    """``INSERT`` the good rows of ``source`` into the kind's table: one row per key, and none
-    whose key is already stored. (Of two rows with the same key in one chunk, DuckDB keeps
-    the first it processes; sorting the chunk to pin that down would cost more than it is
-    worth for what is a broken export anyway.)
+    """``INSERT`` the rows of ``source`` that pass every check and whose key is not stored yet
+    into the kind's table.
 
-    ``skip`` names a relation with a ``src_no`` column: the rejected rows, left out.
+    Two good rows with the same key *within* ``source`` are both inserted here; the ingest
+    removes the later one per file (:func:`dedupe_query`). The store has no primary-key index:
+    maintaining one doubled the cost of a load, while this anti-join plus one distinct count
+    per file keep keys unique for a fraction of that.
     """
     rules = KIND_RULES[kind]
-    where = f"src_no NOT IN (SELECT src_no FROM {skip})" if skip else "true"
     columns = ", ".join(_q(n) for n in rules.fields)
-    if lines:
-        typed = ", ".join(
-            f"CAST(r.{_q(n)} AS TIMESTAMPTZ)" if n in _TS_FIELDS else f"r.{_q(n)}"
-            for n in rules.fields
+    key = _q(rules.key)
+    return f"""
+        INSERT INTO {rules.table} ({columns})
+        SELECT {_typed(rules)}
+        FROM ({_candidate(rules, source, lines, schema, rec_error)}) AS c
+        WHERE NOT ({_any_bad(kind, rules)})
+            AND NOT EXISTS (SELECT 1 FROM {rules.table} AS e WHERE e.{key} = c.{key})
+    """
+
+
+def duplicates_query(kind: str, after_rowid: int) -> str:
+    """How many rows added after ``after_rowid`` repeat a key among themselves."""
+    rules = KIND_RULES[kind]
+    return (
+        f"SELECT count(*) - count(DISTINCT {_q(rules.key)}) FROM {rules.table} "
+        f"WHERE rowid > {int(after_rowid)}"
+    )
+
+
+def dedupe_query(kind: str, after_rowid: int) -> str:
+    """Delete the later copies of keys repeated among the rows added after ``after_rowid``
+    (rows are numbered in the order they were inserted, so the first copy stays)."""
+    rules = KIND_RULES[kind]
+    return f"""
+        DELETE FROM {rules.table} WHERE rowid IN (
+            SELECT rowid FROM (
+                SELECT rowid, row_number() OVER (PARTITION BY {_q(rules.key)} ORDER BY rowid) AS n
+                FROM {rules.table} WHERE rowid > {int(after_rowid)}
+            ) WHERE n > 1
         )
-        body = f"""
-            SELECT {typed} FROM (
-                SELECT src_no, from_json(line, {_sql_str(_full_structure(rules))}) AS r
-                FROM {source}
-                WHERE NOT blank AND {where}
-            )
-        """
-    else:
-        if schema is None:
-            raise ValueError("insert_query needs the schema of a column source")
-        candidate = _columns_candidate(rules, source, schema, None)
-        body = f"""
-            SELECT {_typed_from_candidate(rules)} FROM ({candidate})
-            WHERE {where}
-        """
-    return f"INSERT INTO {rules.table} ({columns}) {body} ON CONFLICT DO NOTHING"
+    """

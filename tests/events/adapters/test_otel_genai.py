@@ -180,7 +180,8 @@ def test_account_attribute_is_configurable(tmp_path):
     span = _span(
         9,
         {
-            "gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "m",
             "client.address": "192.0.2.1",
             "tenant": "t-42",
             "gen_ai.input.messages": json.dumps([{"role": "user", "content": "x"}]),
