@@ -242,7 +242,7 @@ def test_signup_risk_command(tmp_path: Path) -> None:
 def test_console_script_prints_one_line_error(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'id.sqlite'}"
     proc = subprocess.run(
-        [sys.executable, "-m", "distillguard", "accounts", "show", "nobody", "--db-url", url],
+        [sys.executable, "-m", "distillguard.cli", "accounts", "show", "nobody", "--db-url", url],
         capture_output=True,
         text=True,
         env={"DISTILLGUARD_IDENTITY__SECRET_KEY": SECRET, "PATH": "/usr/bin:/bin"},

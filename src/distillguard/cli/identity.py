@@ -289,7 +289,7 @@ def accounts_risk(
     configure_logging()
     with Store.open() as dstore:
         ingest(dstore, events=(), accounts=accounts)
-        table = dstore.con.execute("SELECT * FROM accounts ORDER BY account_id").to_arrow_table()
+        table = dstore.con.sql("SELECT * FROM accounts ORDER BY account_id").to_arrow_table()
     result = score_signups(table)
     if out_path is not None:
         with out_path.open("wb") as fh:

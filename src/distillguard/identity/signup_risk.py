@@ -79,7 +79,12 @@ class LinkKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SignupRiskConfig:
-    """Thresholds and weights. Windows in seconds; weights are noisy-or terms in [0, 1]."""
+    """Thresholds and weights. Windows in seconds; weights are noisy-or terms in [0, 1].
+
+    The weights were set by hand so that no single piece of evidence reaches 0.5 on its own
+    (privacy-minded customers use disposable addresses and VPNs; families share a card): it
+    takes two independent signals, or one shared value across many accounts, to cross it.
+    """
 
     network_window_s: float = 3600.0
     network_burst_min: int = 5
@@ -91,12 +96,12 @@ class SignupRiskConfig:
     common_share: float = 0.05
     common_min: int = 50
     same_org_factor: float = 0.2
-    w_disposable: float = 0.5
-    w_fresh_domain: float = 0.35
+    w_disposable: float = 0.35
+    w_fresh_domain: float = 0.3
     w_network: float = 0.35
     w_asn: float = 0.15
-    w_device: float = 0.45
-    w_payment: float = 0.6
+    w_device: float = 0.4
+    w_payment: float = 0.45
     w_country: float = 0.15
 
 
