@@ -77,6 +77,9 @@ def gateway_process(
         f"port = {port}",
         f'event_log = "{events}"',
         "event_flush_s = 5.0",  # long: the flush on SIGTERM must do the work
+        # Content model and scorer process are covered in-process; these tests are about
+        # signals, the event log and shared limits, and must not depend on model files.
+        "detection = false",
     ]
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in gateway.items()]
     cfg = tmp_path / f"{name}.toml"

@@ -9,6 +9,7 @@ the event log to disk.
 
 from __future__ import annotations
 
+import gc
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -153,4 +154,8 @@ def serve(settings: Settings, *, config_file: Path | None = None) -> None:
         timeout_graceful_shutdown=30,
         backlog=4096,
     )
+    # Everything built so far lives as long as the process: move it out of the collector's
+    # sight, so that a collection walks only per-request garbage (shorter pauses, better p99).
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run()
