@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from benchmarks._record import record
+from distillguard.cli.logging import configure_logging
 from distillguard.events.schema import EVENT_SCHEMA, MESSAGE_TYPE
 from distillguard.events.writers import open_writer
 
@@ -164,8 +165,17 @@ def _worker(mode: str, path: Path, db: Path) -> dict[str, Any]:
             if report.rejected:
                 raise SystemExit(f"benchmark data had {report.rejected} rejects")
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": rows, "seconds": seconds, "peak_mb": peak_mb}
+    return {"rows": rows, "seconds": seconds, "peak_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM, not getrusage: Linux carries ru_maxrss
+    over from the parent across exec, so a worker started by a big parent would report the
+    parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _measure(mode: str, path: Path, work: Path) -> dict[str, Any]:
@@ -191,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-record", action="store_true", help="do not write BENCHMARKS.md")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "FILE", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    configure_logging(level="WARNING")
     if args.worker:
         mode, file, db = args.worker
         print(json.dumps(_worker(mode, Path(file), Path(db))))

@@ -347,3 +347,17 @@ def test_progress_callback_sees_every_byte(tmp_path, monkeypatch):
     with Store.open() as store:
         ingest_module.ingest_file(store, path, "events", progress=seen.append)
     assert sum(seen) == os.path.getsize(path)
+
+
+def test_line_with_broken_utf8_is_rejected_alone(tmp_path):
+    rows = event_rows(3)
+    lines = [json.dumps(r).encode() for r in rows]
+    lines[1] = lines[1].replace(b"m-1", b"m-\xff\xfe")
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    rejects = tmp_path / "r.jsonl"
+    with Store.open() as store:
+        f = ingest(store, [path], rejects=rejects).files[0]
+    assert (f.accepted, f.rejected) == (2, 1)
+    (entry,) = _rejects(rejects)
+    assert (entry["line"], entry["reason"]) == (2, "not valid UTF-8 text")

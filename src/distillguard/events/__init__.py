@@ -12,6 +12,7 @@ from distillguard.events.records import (
     Verification,
 )
 from distillguard.events.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA, LABEL_SCHEMA, VERDICT_SCHEMA
+from distillguard.events.writers import TableWriter, open_writer, write_table
 
 __all__ = [
     "ACCOUNT_SCHEMA",
@@ -25,6 +26,9 @@ __all__ = [
     "LabelRecord",
     "Message",
     "RequestEvent",
+    "TableWriter",
     "Verdict",
     "Verification",
+    "open_writer",
+    "write_table",
 ]

@@ -383,7 +383,8 @@ def _dedupe(con: duckdb.DuckDBPyConnection, kind: str, last_rowid: int) -> int:
 
 
 def _all_malformed(bad: Bad, n: int) -> bool:
-    return len(bad) == n and all(p[0]["reason"] == "malformed JSON" for _, p in bad)
+    unreadable = ("malformed JSON", "not valid UTF-8 text")
+    return len(bad) == n and all(p[0]["reason"] in unreadable for _, p in bad)
 
 
 def _progress_bar(total: int) -> Progress:

@@ -110,9 +110,25 @@ def _raw_chunks(path: Path, gzipped: bool, progress: ProgressFn | None) -> Itera
             )
 
 
+def _is_utf8(buf: bytes) -> bool:
+    # isascii() is a word-at-a-time scan; decode() only runs for non-ASCII text and is still
+    # several times faster than Arrow's own full validation.
+    if buf.isascii():
+        return True
+    try:
+        buf.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _lines_table(buf: bytes, first_line: int) -> pa.Table:
-    """``(src_no, line, blank)`` over ``buf``, which ends with a newline; the text is not
-    copied. Each line keeps its newline (JSON ignores it); ``blank`` marks empty lines."""
+    """``(src_no, line, blank, bad_utf8)`` over ``buf``, which ends with a newline.
+
+    The text is not copied. Each line keeps its newline (JSON ignores it); ``blank`` marks
+    empty lines. Arrow and DuckDB need valid UTF-8, so a chunk with broken bytes is rebuilt
+    (the rare slow path) with those lines repaired and flagged, to be rejected as such.
+    """
     arr = np.frombuffer(buf, dtype=np.uint8)
     ends = np.flatnonzero(arr == 10)
     n = len(ends)
@@ -122,8 +138,21 @@ def _lines_table(buf: bytes, first_line: int) -> pa.Table:
     lengths = np.diff(offsets)
     blank = (lengths == 1) | ((lengths == 2) & (arr[np.maximum(ends - 1, 0)] == 13))
     lines = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
+    bad_utf8 = np.zeros(n, dtype=bool)
+    if not _is_utf8(buf):
+        texts = []
+        for i in range(n):
+            raw = buf[offsets[i] : offsets[i + 1]]
+            try:
+                texts.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(raw.decode("utf-8", errors="replace"))
+                bad_utf8[i] = True
+        lines = pa.array(texts, pa.string())
     nos = pa.array(np.arange(first_line, first_line + n, dtype=np.int64))
-    return pa.table({"src_no": nos, "line": lines, "blank": pa.array(blank)})
+    return pa.table(
+        {"src_no": nos, "line": lines, "blank": pa.array(blank), "bad_utf8": pa.array(bad_utf8)}
+    )
 
 
 def _split_lines(path: Path, gzipped: bool, progress: ProgressFn | None) -> Iterator[Chunk]:
@@ -153,7 +182,7 @@ def _split_lines(path: Path, gzipped: bool, progress: ProgressFn | None) -> Iter
 
 
 def iter_jsonl(path: Path, *, gzipped: bool, progress: ProgressFn | None = None) -> Iterator[Chunk]:
-    """Chunks of ``(src_no, line, blank)`` from a JSON Lines file.
+    """Chunks of ``(src_no, line, blank, bad_utf8)`` from a JSON Lines file.
 
     Empty lines are kept (and skipped later) so that numbering matches what an editor shows.
     Reading and decompressing run one chunk ahead in a thread (zlib releases the GIL), so

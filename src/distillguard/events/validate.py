@@ -162,7 +162,7 @@ def _structure(rules: KindRules) -> str:
 
 
 def _lines_candidate(rules: KindRules, source: str) -> str:
-    """Candidate rows over ``source(src_no, line, blank)`` of JSON text.
+    """Candidate rows over ``source(src_no, line, blank, bad_utf8)`` of JSON text.
 
     ``from_json`` converts leniently (``"abc"`` for an integer becomes NULL, ``200.5`` becomes
     200), so the JSON type of each checked field is read too, all in one ``json_type`` call
@@ -178,12 +178,13 @@ def _lines_candidate(rules: KindRules, source: str) -> str:
     return f"""
         SELECT src_no, {cols}{types},
             CASE
+                WHEN bad_utf8 THEN 'not valid UTF-8 text'
                 WHEN r IS NULL THEN 'malformed JSON'
                 WHEN t[1] <> 'OBJECT' THEN 'not a JSON object'
             END AS rec_error
         FROM (
-            SELECT src_no,
-                CASE WHEN json_valid(line)
+            SELECT src_no, bad_utf8,
+                CASE WHEN NOT bad_utf8 AND json_valid(line)
                     THEN from_json(line, {_sql_str(_structure(rules))}) END AS r,
                 CASE WHEN r IS NOT NULL THEN json_type(line, [{paths}]) END AS t
             FROM {source}
@@ -407,9 +408,9 @@ def rejects_query(
 ) -> str:
     """``SELECT src_no, problems`` for the bad rows of ``source`` only, in source order.
 
-    ``lines``: ``source`` is ``(src_no, line, blank)`` JSON text; else it holds ``src_no`` and
-    the kind's columns as described by ``schema`` (``rec_error`` names a column of
-    whole-record problems found before validation, e.g. by an adapter).
+    ``lines``: ``source`` is ``(src_no, line, blank, bad_utf8)`` JSON text; else it holds
+    ``src_no`` and the kind's columns as described by ``schema`` (``rec_error`` names a
+    column of whole-record problems found before validation, e.g. by an adapter).
     """
     rules = KIND_RULES[kind]
     problems = ",\n                ".join(
