@@ -32,7 +32,7 @@ from distillguard.simulate.catalog import ModelNames
 from distillguard.simulate.ids import random_ids
 from distillguard.simulate.predict import DIM, PredictModel
 from distillguard.simulate.prompts import PromptLibrary
-from distillguard.simulate.transforms import paraphrase
+from distillguard.simulate.transforms import REWORD, paraphrase
 from distillguard.simulate.world import HarvestStyle
 
 __all__ = ["RenderContext", "render_batch"]
@@ -113,6 +113,8 @@ def _content(
     cols = [system, _null(n), _null(n), _null(n), _null(n)]
     if src == Source.CHAT:
         user = _cot_habit(rng, _pick(rng, lib.chat, n), t.cot_rate[a])
+        # plenty of people type in lower case
+        user = pc.if_else(pa.array(rng.random(n) < 0.06), pc.utf8_lower(user), user)
     elif src == Source.SEARCH:
         user = _pick(rng, lib.search, n)
     elif src in (Source.GSM8K, Source.MMLU, Source.HUMANEVAL):
@@ -145,7 +147,7 @@ def _content(
     elif src == Source.RUBRIC:
         questions = pc.utf8_slice_codeunits(_pick(rng, ctx.seeds, n), 0, 1200)
         user = textgen.rubric_request(rng, questions, textgen.candidate_answers(rng, n))
-        user = paraphrase(rng, user, float(np.mean(t.paraphrase_rate[a])))
+        user = paraphrase(rng, user, float(np.mean(t.paraphrase_rate[a])), REWORD)
     elif src == Source.AGENTIC:
         cols[0] = pa.array([SYSTEM_PROMPTS[8]] * n, type=pa.string())
         user = textgen.agent_task(rng, n)
@@ -181,7 +183,7 @@ def _distill(ctx: RenderContext, rng: np.random.Generator, a: np.ndarray) -> pa.
         text = textgen.distill_prompt(
             rng, seeds, st.domain_weights, st.seed_share, st.long_cot_share
         )
-        text = paraphrase(rng, text, st.paraphrase_rate)
+        text = paraphrase(rng, text, st.paraphrase_rate, REWORD)
         mask = np.zeros(len(a), dtype=bool)
         mask[rows] = True
         out = pc.replace_with_mask(out, pa.array(mask), text)

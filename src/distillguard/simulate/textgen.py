@@ -254,13 +254,12 @@ def generated_task(rng: np.random.Generator, n: int, domain_weights: Sequence[fl
     code = compose(
         rng,
         n,
-        ("Write ", "Implement ", "Show me how to ", "In {lang}, ", "Write a function to "),
+        ("Write code to ", "Implement ", "Show me how to ", "Write a function to ", "How do I "),
         _CODE_TASKS,
         (" in ", " using ", " with idiomatic "),
         _LANGS,
         (".", "", "?", " and explain the complexity."),
     )
-    code = pc.replace_substring(code, "In {lang}, ", "In Python, ")
     math = compose(
         rng, n, ("Compute ", "Find ", "What is ", "Determine ", "Prove or disprove: "), _MATH_TASKS
     )

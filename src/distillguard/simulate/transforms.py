@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from distillguard.simulate.textgen import compose
 
-__all__ = ["TRANSFORMS", "paraphrase"]
+__all__ = ["OBFUSCATE", "REWORD", "TRANSFORMS", "paraphrase"]
 
 _SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reasoning", ("thought process", "line of thinking", "logic", "rationale")),
@@ -102,21 +102,28 @@ TRANSFORMS: dict[str, Callable[[np.random.Generator, pa.Array], pa.Array]] = {
     "roleplay": _roleplay,
     "leet": _leet,
 }
-_WEIGHTS = np.asarray([0.15, 0.15, 0.35, 0.15, 0.15, 0.05])
+# Jailbreakers obfuscate (case, spacing, leetspeak, wrappers); harvesters only reword, since
+# garbled prompts would spoil the answers they are paying for.
+OBFUSCATE = np.asarray([0.15, 0.15, 0.3, 0.15, 0.2, 0.05])
+REWORD = np.asarray([0.0, 0.0, 0.8, 0.1, 0.1, 0.0])
 
 
-def paraphrase(rng: np.random.Generator, texts: pa.Array, rate: float) -> pa.Array:
-    """Apply one or two randomly chosen transforms to a share ``rate`` of ``texts``."""
+def paraphrase(
+    rng: np.random.Generator, texts: pa.Array, rate: float, weights: np.ndarray = OBFUSCATE
+) -> pa.Array:
+    """Apply one or two transforms, drawn with ``weights`` (over :data:`TRANSFORMS`), to a
+    share ``rate`` of ``texts``."""
     n = len(texts)
     if n == 0 or rate <= 0:
         return texts
     chosen = rng.random(n) < rate
-    which = rng.choice(len(TRANSFORMS), size=n, p=_WEIGHTS / _WEIGHTS.sum())
+    which = rng.choice(len(TRANSFORMS), size=n, p=weights / weights.sum())
     second = rng.random(n) < 0.3
     out = texts
     names = tuple(TRANSFORMS)
     for k, name in enumerate(names):
-        for mask in (chosen & (which == k), chosen & second & (which == (k + 1) % len(names))):
+        follow = (which + 1) % len(names)
+        for mask in (chosen & (which == k), chosen & second & (follow == k) & (weights[k] > 0)):
             rows = np.flatnonzero(mask)
             if len(rows) == 0:
                 continue
