@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import distillguard.events.ingest as ingest_module
 import distillguard.events.readers as readers
@@ -361,3 +363,25 @@ def test_line_with_broken_utf8_is_rejected_alone(tmp_path):
     assert (f.accepted, f.rejected) == (2, 1)
     (entry,) = _rejects(rejects)
     assert (entry["line"], entry["reason"]) == (2, "not valid UTF-8 text")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    texts=st.lists(st.text(max_size=40), min_size=3, max_size=3),
+    suffix=st.sampled_from(FORMATS),
+)
+@example(texts=["", "", ""], suffix="csv")
+def test_any_text_survives_write_then_ingest(tmp_path, texts, suffix):
+    rows = event_rows(3)
+    rows[0]["messages"][1]["content"] = texts[0]
+    rows[1]["prompt"] = texts[1] or "x"
+    rows[0]["response_text"] = texts[2]
+    path = write_table(tmp_path / f"h.{suffix}", "events", event_table(rows))
+    with Store.open() as store:
+        assert ingest(store, [path]).files[0].accepted == 3
+        stored = _stored_events(store)
+    assert stored[rows[0]["request_id"]]["messages"][1]["content"] == texts[0]
+    assert stored[rows[1]["request_id"]]["prompt"] == (texts[1] or "x")
+    assert stored[rows[0]["request_id"]]["response_text"] == texts[2]

@@ -289,7 +289,8 @@ def iter_csv(
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
                 strings_can_be_null=True,
-                include_columns=None,
+                # An unquoted empty field is absent, a quoted one ("") an empty string.
+                quoted_strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
