@@ -91,3 +91,20 @@ def test_lookalikes_do_what_they_are_named_for(world_db) -> None:  # type: ignor
         "FROM ev JOIN lab USING (account_id) WHERE kind = 'eval_harness' GROUP BY ALL)"
     ).fetchone()[0]
     assert bursts >= 10
+
+
+def test_weekends_are_quieter_for_office_accounts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import duckdb
+
+    from distillguard.simulate import scenario, simulate
+
+    config = scenario("benign_only", seed=8, accounts=100, days=7, volume_scale=0.15)
+    s = simulate(config, tmp_path)
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT isodow(ts::TIMESTAMPTZ AT TIME ZONE 'UTC') >= 6, count(*) FROM "
+        f"read_json_auto('{s.events_path}') e JOIN read_json_auto('{s.labels_path}') l "
+        "USING (account_id) WHERE l.kind = 'corporate_nat' GROUP BY ALL"
+    ).fetchall()
+    per_day = {weekend: n / (2 if weekend else 5) for weekend, n in rows}
+    assert per_day[True] < 0.5 * per_day[False]
