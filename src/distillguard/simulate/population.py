@@ -36,7 +36,8 @@ from distillguard.simulate.actors import (
     Source,
 )
 from distillguard.simulate.infrastructure import NetKind, utc_offset
-from distillguard.simulate.world import WorldBuilder
+from distillguard.simulate.textgen import FRAMES
+from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["BENIGN_KINDS", "build_population"]
 
@@ -497,9 +498,25 @@ def _academic(b: WorldBuilder) -> Actor:
         sessions=_sessions(b, 1.0, (100, 800), (30, 240), (8, 22), 0.0) if sessions else [],
         params={4: 0.3, 6: 0.3, 1: 0.2, 9: 0.2},
         cot_rate=0.3,
+        style=_house_style(b),
         adopt_max=float(rng.uniform(0.4, 0.9)),
         adopt_lag_h=float(rng.uniform(1, 12)),
         completion_median=600.0,
+    )
+
+
+def _house_style(b: WorldBuilder) -> int:
+    """Researchers and data vendors script their reasoning prompts too, in a skeleton of
+    their own drawn from the same frames operators use."""
+    rng = b.rng
+    return b.style(
+        HarvestStyle(
+            domain_weights=tuple(float(x) for x in rng.dirichlet(np.ones(4) * 2)),  # type: ignore[arg-type]
+            seed_share=float(rng.uniform(0.4, 0.9)),
+            long_cot_share=float(rng.uniform(0.2, 0.8)),
+            paraphrase_rate=float(rng.uniform(0.0, 0.5)),
+            frame=int(rng.integers(0, len(FRAMES))),
+        )
     )
 
 
@@ -518,6 +535,7 @@ def _synthetic_data(b: WorldBuilder) -> Actor:
         pools,
         params={7: 0.5, 6: 0.2, 3: 0.3},
         completion_median=900.0,
+        style=_house_style(b),
         adopt_max=float(rng.uniform(0.2, 0.7)),
         adopt_lag_h=float(rng.uniform(2, 24)),
         rate_limit_p=0.03,

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 __all__ = [
     "COT_PHRASES",
+    "FRAMES",
     "Part",
     "agent_task",
     "benchmark_like",
@@ -270,20 +271,42 @@ def generated_task(rng: np.random.Generator, n: int, domain_weights: Sequence[fl
     return _fill_n(rng, table.take(pa.array(idx)))
 
 
+# An operator's script wraps every task in its own skeleton; frame 0 is no skeleton.
+FRAMES: tuple[tuple[str, str, str], ...] = (
+    ("", "", ""),
+    ("### Problem\n", "\n\n### Requirements\n", ""),
+    ("<task>\n", "\n</task>\n<instructions>", "</instructions>"),
+    ("", "\n\n---\n", "\nRespond in markdown."),
+    ("You will solve the following.\n\n", "\n\n", ""),
+    ("Input:\n", "\n\nGuidelines: ", "\nOutput:"),
+    ("[TASK] ", "\n[STYLE] ", " [END]"),
+    ("Consider this carefully.\n", "\n", "\nBe thorough."),
+)
+
+
 def distill_prompt(
     rng: np.random.Generator,
     seeds: pa.Array,
     domain_weights: Sequence[float],
     seed_share: float,
     long_cot_share: float,
+    frame: int = 0,
+    frame_share: float = 0.0,
 ) -> pa.Array:
     """A reasoning-harvest prompt: an opener, a task (a real question from ``seeds`` with
-    probability ``seed_share``, else a generated one), and a reasoning-elicitation tail."""
+    probability ``seed_share``, else a generated one), and a reasoning-elicitation tail; a
+    share ``frame_share`` is wrapped in the operator's skeleton ``FRAMES[frame]``."""
     n = len(seeds)
     task = pc.if_else(
         pa.array(rng.random(n) < seed_share), seeds, generated_task(rng, n, domain_weights)
     )
-    return compose(rng, n, _OPENERS, task, cot_suffix(rng, n, long_cot_share))
+    tail = cot_suffix(rng, n, long_cot_share)
+    plain = compose(rng, n, _OPENERS, task, tail)
+    if frame == 0 or frame_share <= 0:
+        return plain
+    head, middle, end = FRAMES[frame % len(FRAMES)]
+    framed = compose(rng, n, head, task, middle, pc.utf8_trim_whitespace(tail), end)
+    return pc.if_else(pa.array(rng.random(n) < frame_share), framed, plain)
 
 
 # -- rubric grading (reward-model data) --------------------------------------------------------

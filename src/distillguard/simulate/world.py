@@ -30,6 +30,7 @@ class HarvestStyle:
     seed_share: float  # questions taken from public pools rather than generated
     long_cot_share: float
     paraphrase_rate: float
+    frame: int = 0  # the operator's prompt skeleton (textgen.FRAMES); 0 = none
 
 
 @dataclass(slots=True)

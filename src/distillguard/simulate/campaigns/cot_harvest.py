@@ -6,6 +6,7 @@ from __future__ import annotations
 from distillguard.simulate.actors import Rhythm, Source
 from distillguard.simulate.campaigns.common import new_operator
 from distillguard.simulate.config import CotHarvestConfig
+from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -20,6 +21,7 @@ def build(b: WorldBuilder, cfg: CotHarvestConfig, index: int) -> None:
             seed_share=0.5,
             long_cot_share=0.8,
             paraphrase_rate=cfg.paraphrase_rate,
+            frame=int(rng.integers(1, len(FRAMES))),
         )
     )
     distill = max(0.0, 1.0 - cfg.rubric_share - cfg.agentic_share)

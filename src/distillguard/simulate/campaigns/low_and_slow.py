@@ -7,6 +7,7 @@ from __future__ import annotations
 from distillguard.simulate.actors import Rhythm, Source
 from distillguard.simulate.campaigns.common import new_operator
 from distillguard.simulate.config import LowAndSlowConfig
+from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -21,6 +22,7 @@ def build(b: WorldBuilder, cfg: LowAndSlowConfig, index: int) -> None:
             seed_share=0.7,
             long_cot_share=0.3,
             paraphrase_rate=cfg.paraphrase_rate,
+            frame=int(rng.integers(1, len(FRAMES))),
         )
     )
     theft = cfg.theft_share

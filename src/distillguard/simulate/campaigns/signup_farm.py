@@ -9,6 +9,7 @@ from distillguard.simulate.actors import Rhythm, Session, Source
 from distillguard.simulate.campaigns.common import new_operator
 from distillguard.simulate.config import SignupFarmConfig
 from distillguard.simulate.infrastructure import NetKind
+from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -23,6 +24,7 @@ def build(b: WorldBuilder, cfg: SignupFarmConfig, index: int) -> None:
             seed_share=0.5,
             long_cot_share=0.6,
             paraphrase_rate=cfg.paraphrase_rate,
+            frame=int(rng.integers(1, len(FRAMES))),
         )
     )
     net = b.infra.network(NetKind.HOSTING, None)
