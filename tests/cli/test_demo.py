@@ -26,7 +26,7 @@ def test_demo_end_to_end(tmp_path):
     )
     assert result.exit_code == 0, result.output
     text = result.output
-    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
+    for step in ("[1/3]", "[2/3]", "[3/3]"):
         assert step in text
     assert "Suspicious traffic" in text
     assert "Against the simulator's ground truth" in text

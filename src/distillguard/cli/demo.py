@@ -14,20 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from distillguard.audit import run_audit
 from distillguard.cli.logging import configure_logging
-from distillguard.detect.engine import audit_store
-from distillguard.detect.verdicts import (
-    AuditResult,
-    cluster_record,
-    enforcement_document,
-    verdict_record,
-)
+from distillguard.detect.verdicts import AuditResult
 from distillguard.events.ingest import ingest
 from distillguard.report.groundtruth import Comparison, compare
 from distillguard.report.html import write_report
@@ -54,6 +48,7 @@ OUTPUT_NAMES = (
     "clusters.jsonl",
     "enforcement.json",
     "report.html",
+    "rejects.jsonl",
 )
 
 
@@ -72,7 +67,7 @@ class DemoRun:
 
 @contextmanager
 def _step(console: Console, number: int, title: str, seconds: dict[str, float]) -> Iterator[None]:
-    console.print(Text(f"[{number}/4] {title}…", style="bold"))
+    console.print(Text(f"[{number}/3] {title}…", style="bold"))
     started = time.perf_counter()
     with console.status(title, spinner="dots"):
         yield
@@ -81,23 +76,6 @@ def _step(console: Console, number: int, title: str, seconds: dict[str, float]) 
 
 def _done(console: Console, line: str, seconds: float) -> None:
     console.print(Text(f"      {line}  ({seconds:.1f} s)", style="dim"))
-
-
-def _write_jsonl(path: Path, rows: Iterator[dict[str, object]] | list[dict[str, object]]) -> None:
-    with path.open("wb") as fh:
-        for row in rows:
-            fh.write(orjson.dumps(row))
-            fh.write(b"\n")
-
-
-def _write_outputs(out: Path, result: AuditResult) -> None:
-    """verdicts.jsonl (spec section 4), clusters.jsonl and enforcement.json, as the audit
-    command writes them, from the record builders of :mod:`distillguard.detect.verdicts`."""
-    _write_jsonl(out / "verdicts.jsonl", [verdict_record(v) for v in result.accounts])
-    _write_jsonl(out / "clusters.jsonl", [cluster_record(c) for c in result.clusters])
-    (out / "enforcement.json").write_bytes(
-        orjson.dumps(enforcement_document(result), option=orjson.OPT_INDENT_2)
-    )
 
 
 def run_demo(
@@ -142,35 +120,31 @@ def run_demo(
     )
 
     db = out / DB_NAME
-    with Store.open(db) as store:
-        title = f"loading the log into {db}"
-        with _step(console, 2, title, seconds):
-            report = ingest(store, [sim.events_path], [sim.accounts_path], [sim.labels_path])
-        _done(
-            console,
-            f"{report.accepted:,} records accepted, {report.rejected:,} rejected",
-            seconds[title],
-        )
+    title = f"loading the log into {db}"
+    with _step(console, 2, title, seconds), Store.open(db) as store:
+        loaded = ingest(store, [sim.events_path], [sim.accounts_path], [sim.labels_path])
+        labels = labels_from_store(store.con)
+    _done(
+        console,
+        f"{loaded.accepted:,} records accepted, {loaded.rejected:,} rejected",
+        seconds[title],
+    )
 
-        title = "auditing accounts, networks and prompts"
-        with _step(console, 3, title, seconds):
-            result = audit_store(store, settings)
-            _write_outputs(out, result)
-        _done(
-            console,
-            f"{result.stats.n_flagged:,} accounts flagged in "
-            f"{sum(c.flagged for c in result.clusters):,} suspicious clusters",
-            seconds[title],
-        )
-        console.print()
-        print_summary(result, console)
-        console.print()
-
-        title = "writing the report"
-        with _step(console, 4, title, seconds):
-            labels = labels_from_store(store.con)
-            path = write_report(store, result, out / "report.html", labels=labels)
-        _done(console, str(path), seconds[title])
+    title = "auditing accounts, networks and prompts; writing the report"
+    with _step(console, 3, title, seconds):
+        # The same run as `distillguard audit --db`: content model, outputs, report.
+        audit = run_audit(settings, out, db=db, report=write_report)
+    result = audit.result
+    _done(
+        console,
+        f"{result.stats.n_flagged:,} accounts flagged in "
+        f"{sum(c.flagged for c in result.clusters):,} suspicious clusters",
+        seconds[title],
+    )
+    console.print()
+    print_summary(result, console)
+    console.print()
+    path = audit.files["report"]
     comparison = compare(result, labels) if labels else None
     return DemoRun(
         out=out,
