@@ -10,8 +10,10 @@ accounts, and signs up in a burst.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -324,8 +326,7 @@ class Infrastructure:
     # -- sign-up identities ---------------------------------------------------------------
 
     def webmail(self) -> str:
-        w = np.asarray(_WEBMAIL_WEIGHTS, dtype=float)
-        return _WEBMAIL[int(self.rng.choice(len(_WEBMAIL), p=w / w.sum()))]
+        return _WEBMAIL[_draw(self.rng, _WEBMAIL_CUM)]
 
     def company_domain(self) -> str:
         a = _WORDS_A[int(self.rng.integers(len(_WORDS_A)))]
@@ -341,19 +342,39 @@ class Infrastructure:
         return DISPOSABLE_DOMAINS[int(self.rng.integers(len(DISPOSABLE_DOMAINS)))]
 
     def country(self) -> str:
-        w = np.asarray([c[1] for c in COUNTRIES], dtype=float)
-        return COUNTRIES[int(self.rng.choice(len(COUNTRIES), p=w / w.sum()))][0]
+        return COUNTRIES[_draw(self.rng, _COUNTRY_CUM)][0]
 
     def user_agents(self, n: int, families: tuple[str, ...] | None = None) -> tuple[int, ...]:
         """``n`` distinct user-agent indices drawn by popularity (optionally only some
         families, matched as prefixes such as ``"okhttp"``)."""
-        idx = np.arange(len(USER_AGENTS))
-        w = np.asarray([u[1] for u in USER_AGENTS], dtype=float)
-        if families:
-            keep = np.asarray([any(u[0].startswith(f) for f in families) for u in USER_AGENTS])
-            idx, w = idx[keep], w[keep]
+        idx, cum = _ua_table(families)
         n = min(n, len(idx))
-        return tuple(int(i) for i in self.rng.choice(idx, size=n, replace=False, p=w / w.sum()))
+        chosen: list[int] = []
+        while len(chosen) < n:
+            pick = int(idx[_draw(self.rng, cum)])
+            if pick not in chosen:
+                chosen.append(pick)
+        return tuple(chosen)
+
+
+def _draw(rng: np.random.Generator, cum: np.ndarray) -> int:
+    """One index drawn with the probabilities whose cumulative sums are ``cum``."""
+    return min(int(np.searchsorted(cum, rng.random(), side="right")), len(cum) - 1)
+
+
+def _cumulative(weights: Sequence[float]) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    return np.cumsum(w / w.sum())
+
+
+@lru_cache(maxsize=32)
+def _ua_table(families: tuple[str, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.arange(len(USER_AGENTS))
+    w = np.asarray([u[1] for u in USER_AGENTS], dtype=float)
+    if families:
+        keep = np.asarray([any(u[0].startswith(f) for f in families) for u in USER_AGENTS])
+        idx, w = idx[keep], w[keep]
+    return idx, _cumulative(list(w))
 
 
 def utc_offset(country: str, rng: np.random.Generator) -> float:
@@ -368,6 +389,8 @@ def utc_offset(country: str, rng: np.random.Generator) -> float:
     return float(base)
 
 
+_WEBMAIL_CUM = _cumulative(_WEBMAIL_WEIGHTS)
+_COUNTRY_CUM = _cumulative([c[1] for c in COUNTRIES])
 _PUBLIC_FIRST_OCTETS = np.asarray(
     [i for i in range(2, 224) if i not in (10, 100, 127, 169, 172, 192, 198, 203)], dtype=np.int64
 )

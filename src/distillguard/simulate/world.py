@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distillguard.simulate.actors import PARAM_PROFILES, Actor, IpMode, Pool
+from distillguard.simulate.actors import Actor, IpMode, Pool
 from distillguard.simulate.config import ScenarioConfig
 from distillguard.simulate.infrastructure import Infrastructure, NetKind
 
@@ -118,8 +118,11 @@ class WorldBuilder:
         if weights:
             for i, w in weights.items():
                 base[i] *= w
-        chosen = self.rng.choice(
-            len(PARAM_PROFILES), size=min(k, len(base)), replace=False, p=base / base.sum()
-        )
+        cum = np.cumsum(base / base.sum())
+        chosen: list[int] = []
+        while len(chosen) < min(k, len(base)):
+            pick = min(int(np.searchsorted(cum, self.rng.random(), side="right")), len(cum) - 1)
+            if pick not in chosen:
+                chosen.append(pick)
         share = self.rng.dirichlet(np.ones(len(chosen)) * 2)
-        return {int(c): float(s) for c, s in zip(chosen, share, strict=True)}
+        return {c: float(x) for c, x in zip(chosen, share, strict=True)}
