@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -227,14 +228,14 @@ def run_wrk(url: str, script: Path, conns: int, duration_s: int, cpu: int | None
 
 
 def latency_rounds(
-    targets: dict[str, str], script: Path, rounds: int, duration_s: int, cpu: int | None
+    targets: dict[str, tuple[str, Path]], rounds: int, duration_s: int, cpu: int | None
 ) -> dict[str, dict[str, float]]:
     """One connection, one request at a time, the targets taken in turn for ``rounds`` rounds
     (so that a burst of other work on the shared machine hits every target alike); the median
     over rounds of each round's p50 and p99."""
     per: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for _ in range(rounds):
-        for name, url in targets.items():
+        for name, (url, script) in targets.items():
             per[name].append(run_wrk(url, script, 1, duration_s, cpu))
     out: dict[str, dict[str, float]] = {}
     for name, runs in per.items():
@@ -327,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {}
     detection: list[str] = []
     ll_cfg = work / "litellm.yaml"
+    litellm_key = "sk-bench-" + secrets.token_hex(16)
     ll_cfg.write_text(
         "model_list:\n"
         "  - model_name: tiny\n"
@@ -337,7 +339,12 @@ def main(argv: list[str] | None = None) -> None:
         "litellm_settings:\n"
         "  telemetry: false\n"
         "  turn_off_message_logging: true\n"
+        "general_settings:\n"
+        f"  master_key: {litellm_key}\n"
     )
+    # LiteLLM checks its master key on every request, as distillguard checks its keys.
+    litellm_script = work / "chat-litellm.lua"
+    wrk_script(litellm_script, [litellm_key], prompts, "tiny")
     with ExitStack() as stack:
         stack.enter_context(
             process(
@@ -354,8 +361,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         targets = {
-            "direct": f"http://127.0.0.1:{up_port}/v1",
-            "distillguard": f"http://127.0.0.1:{gw_port}",
+            "direct": (f"http://127.0.0.1:{up_port}/v1", script),
+            "distillguard": (f"http://127.0.0.1:{gw_port}", script),
         }
         if not args.no_litellm:
             stack.enter_context(
@@ -367,21 +374,21 @@ def main(argv: list[str] | None = None) -> None:
                     env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
                 )
             )
-            targets["litellm"] = f"http://127.0.0.1:{ll_port}"
+            targets["litellm"] = (f"http://127.0.0.1:{ll_port}", litellm_script)
         wait_http(f"http://127.0.0.1:{up_port}/v1/models")
         wait_http(f"http://127.0.0.1:{gw_port}/healthz")
         if "litellm" in targets:
-            wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", timeout_s=300)
+            wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", timeout_s=600)
         import httpx
 
         detection = httpx.get(f"http://127.0.0.1:{gw_port}/healthz").json()["detection"]
         print(f"benchmark dir {work}; prompts {len(prompts)}; accounts {len(keys)}", flush=True)
-        for url in targets.values():
-            run_wrk(url, script, 4, 2, load_cpu)  # warm-up: connections, lazy imports, caches
-        results["latency"] = latency_rounds(targets, script, args.rounds, args.duration, load_cpu)
+        for url, target_script in targets.values():
+            run_wrk(url, target_script, 4, 2, load_cpu)  # warm-up: connections, lazy imports
+        results["latency"] = latency_rounds(targets, args.rounds, args.duration, load_cpu)
         results["throughput"] = {
-            name: throughput(name, url, script, args.duration, conns, load_cpu)
-            for name, url in targets.items()
+            name: throughput(name, url, target_script, args.duration, conns, load_cpu)
+            for name, (url, target_script) in targets.items()
         }
         metrics = httpx.get(f"http://127.0.0.1:{gw_port}/metrics").text
     events = sum(1 for _ in _gz_lines(work / "events.jsonl.gz"))

@@ -23,7 +23,7 @@ from distillguard.gateway.state import RedisState
 from distillguard.settings import load_settings
 from tests.gateway.conftest import ScriptedContent
 from tests.gateway.fixtures import FakeUpstream, free_port, provision_keys, serve_in_thread
-from tests.gateway.test_app import CHAT, SPEC_CHECK, auth, chat, read_events
+from tests.gateway.test_app import CHAT, SPEC_CHECK, auth, chat, fresh_window, read_events
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -159,6 +159,7 @@ def test_two_processes_share_one_limit_through_redis(
         gateway_process(tmp_path, "a", url, redis_url=REDIS_URL, redis_prefix=prefix) as (a, _, _),
         gateway_process(tmp_path, "b", url, redis_url=REDIS_URL, redis_prefix=prefix) as (b, _, _),
     ):
+        fresh_window()
         codes = [
             httpx.post((a, b)[i % 2] + CHAT, json=chat(), headers=auth(key)).status_code
             for i in range(16)

@@ -225,9 +225,8 @@ class GatewayApp:
         body: bytes,
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        await send(
-            {"type": "http.response.start", "status": status, "headers": headers or JSON_HEADERS}
-        )
+        headers = [*(headers or JSON_HEADERS), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     # ---- per-request steps ------------------------------------------------------------------
