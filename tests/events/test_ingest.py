@@ -292,30 +292,37 @@ def test_failure_mid_file_leaves_the_store_as_before(tmp_path, monkeypatch, inte
     assert len(_rejects(rejects)) == 1
 
 
-def test_killed_process_mid_file_leaves_the_store_as_before(tmp_path):
+@pytest.mark.parametrize("path_taken", ["bulk", "line_by_line"])
+def test_killed_process_mid_file_leaves_the_store_as_before(tmp_path, path_taken):
     first = write_table(tmp_path / "a.jsonl", "events", event_table(event_rows(5, "a")))
-    second = write_table(tmp_path / "b.jsonl", "events", event_table(event_rows(400, "b")))
+    second = tmp_path / "b.jsonl"
+    # One bad line sends the file down the line-by-line path, which works in chunks.
+    tail = ["not json"] if path_taken == "line_by_line" else []
+    write_jsonl(second, [*event_rows(400, "b"), *tail])
     db = tmp_path / "s.duckdb"
     with Store.open(db) as store:
         ingest(store, [first])
     script = textwrap.dedent(
         f"""
         import os, signal
+        from pathlib import Path
         import distillguard.events.ingest as m
         import distillguard.events.readers as r
         from distillguard.store import Store
         r._CHUNK_TEXT_BYTES = r._OUT_BYTES = 8192
-        real = m._load_chunk
+        real_chunk, real_dedupe = m._load_chunk, m._dedupe_all
         seen = []
-        def dying(con, kind, chunk, from_lines):
-            out = real(con, kind, chunk, from_lines)
+        def dying_chunk(con, kind, chunk, from_lines):
+            out = real_chunk(con, kind, chunk, from_lines)
             seen.append(out)
             if len(seen) == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
             return out
-        m._load_chunk = dying
+        def dying_dedupe(con, kind, last_rowid):
+            os.kill(os.getpid(), signal.SIGKILL)
+        m._load_chunk, m._dedupe_all = dying_chunk, dying_dedupe
         with Store.open({str(db)!r}) as store:
-            m.ingest(store, [__import__("pathlib").Path({str(second)!r})])
+            m.ingest(store, [Path({str(second)!r})])
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
@@ -385,3 +392,41 @@ def test_any_text_survives_write_then_ingest(tmp_path, texts, suffix):
     assert stored[rows[0]["request_id"]]["messages"][1]["content"] == texts[0]
     assert stored[rows[1]["request_id"]]["prompt"] == (texts[1] or "x")
     assert stored[rows[0]["request_id"]]["response_text"] == texts[2]
+
+
+def test_progress_bar_path_loads_everything(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_module, "_PROGRESS_MIN_BYTES", 0)
+    events = write_table(tmp_path / "e.jsonl.gz", "events", event_table(event_rows(20)))
+    parquet = write_table(tmp_path / "e2.parquet", "events", event_table(event_rows(5, "p")))
+    with Store.open() as store:
+        report = ingest(store, [events, parquet], progress=True)
+        assert store.count("events") == 25
+    assert report.accepted == 25
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "jsonl.gz"])
+def test_bulk_and_line_by_line_paths_store_the_same(tmp_path, monkeypatch, suffix):
+    rows = event_rows(40)
+    rows.append(dict(rows[3]))  # a repeated key within the file
+    path = tmp_path / f"e.{suffix}"
+    write_table(path, "events", event_table(rows))
+    with Store.open() as store:
+        bulk = ingest(store, [path]).files[0]
+        bulk_rows = _stored_events(store)
+    monkeypatch.setattr(ingest_module, "_try_fast_jsonl", lambda *a, **k: None)
+    with Store.open() as store:
+        careful = ingest(store, [path]).files[0]
+        careful_rows = _stored_events(store)
+    assert (bulk.records, bulk.accepted, bulk.duplicate) == (41, 40, 1)
+    assert (careful.records, careful.accepted, careful.duplicate) == (41, 40, 1)
+    assert bulk_rows == careful_rows
+
+
+def test_bulk_path_counts_keys_already_stored(tmp_path):
+    rows = event_rows(10)
+    first = write_table(tmp_path / "a.jsonl.gz", "events", event_table(rows[:6]))
+    second = write_table(tmp_path / "b.jsonl.gz", "events", event_table(rows[3:]))
+    with Store.open() as store:
+        report = ingest(store, [first, second])
+        assert store.count("events") == 10
+    assert [(f.accepted, f.duplicate) for f in report.files] == [(6, 0), (4, 3)]
