@@ -1,12 +1,17 @@
 """Load event-log files into the store: validate, deduplicate, quarantine, one file at a time.
 
-Each file is one transaction. JSON Lines, CSV and adapter output are read in bounded Arrow
-chunks, Parquet by DuckDB directly; rows are validated in DuckDB
-(:mod:`distillguard.events.validate`) and the good ones inserted unless their key
-(``request_id`` for events, ``account_id`` for accounts and labels) is already stored or was
-seen earlier in the same file: those count as duplicates, so loading a file twice changes
-nothing. Only rejected rows ever become Python objects, to be written to the
-rejects file. A crash or Ctrl-C mid-file rolls the file back, leaving the store as it was.
+Each file is one transaction; a crash or Ctrl-C mid-file rolls it back, leaving the store as
+it was. A record whose key (``request_id`` for events, ``account_id`` for accounts and
+labels) is already stored, or appeared earlier in the same file, counts as a duplicate, so
+loading a file twice changes nothing. Only rejected records ever become Python objects, to be
+written to the rejects file. Three ways in, all checked by the same SQL
+(:mod:`distillguard.events.validate`):
+
+- JSON Lines, bulk: DuckDB's ``read_json`` loads the whole file in one query that fails if any
+  record would be rejected; clean files (the usual case) take this path only.
+- JSON Lines, line by line: when the bulk query fails, the file is rolled back and read again
+  in bounded chunks of numbered lines, so that each bad line is named in the rejects file.
+- Parquet is read by DuckDB directly; CSV and the OpenTelemetry adapter in Arrow chunks.
 """
 
 from __future__ import annotations
