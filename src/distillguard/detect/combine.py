@@ -31,10 +31,13 @@ from distillguard.detect.findings import Evidence
 
 __all__ = [
     "BIAS",
+    "BIAS_METADATA",
+    "CONTENT_DETECTORS",
     "COORD_WEIGHT",
     "LIFT_WEIGHT",
     "SIZE_WEIGHT",
     "WEIGHTS",
+    "WEIGHTS_METADATA",
     "ClusterScore",
     "account_logits",
     "cluster_scores",
@@ -56,6 +59,18 @@ WEIGHTS: Mapping[str, float] = {
     "identity_risk": 2.0,
     "prediction_extraction": 4.6,
 }
+BIAS_METADATA = -4.2
+WEIGHTS_METADATA: Mapping[str, float] = {
+    "volume_shape": 1.2,
+    "reasoning_params": 1.6,
+    "capability_coverage": 0.0,
+    "timing_regularity": 0.9,
+    "release_chasing": 1.6,
+    "infra_diversity": 1.4,
+    "identity_risk": 2.0,
+    "prediction_extraction": 4.6,
+}
+CONTENT_DETECTORS = ("elicitation", "content_abuse", "template_concentration")
 COORD_WEIGHT = 1.5
 SIZE_WEIGHT = 0.25
 LIFT_WEIGHT = 3.0
@@ -66,16 +81,23 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def account_logits(evidence: Mapping[str, Evidence], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The combined logit per account and, per account, how many detectors judged it."""
-    logit = np.full(n, BIAS)
-    judged = np.zeros(n)
+    """The combined logit per account and, per account, whether content evidence was used.
+
+    Accounts whose prompts were scored use ``BIAS``/``WEIGHTS``; the others (no prompt text,
+    no content model, predict-only traffic) use ``BIAS_METADATA``/``WEIGHTS_METADATA``, fitted
+    for the evidence that remains, so a score means the same in both modes.
+    """
+    has_content = np.zeros(n, dtype=bool)
+    for name in CONTENT_DETECTORS:
+        ev = evidence.get(name)
+        if ev is not None:
+            has_content |= np.isfinite(ev.scores)
+    logit = np.where(has_content, BIAS, BIAS_METADATA).astype(np.float64)
     for name, ev in evidence.items():
-        w = WEIGHTS.get(name, 0.0)
-        s = ev.scores
-        ok = np.isfinite(s)
-        logit += w * np.where(ok, s, 0.0)
-        judged += ok
-    return logit, judged
+        s = np.where(np.isfinite(ev.scores), ev.scores, 0.0)
+        w = np.where(has_content, WEIGHTS.get(name, 0.0), WEIGHTS_METADATA.get(name, 0.0))
+        logit += w * s
+    return logit, has_content
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,9 +110,9 @@ class AuditOptions:
 
     threshold: float = 0.5
     watch_from: float = 0.25
-    texts_budget: int = 60_000
-    max_texts_per_account: int = 300
-    min_texts_per_account: int = 30
+    texts_budget: int = 12_000
+    max_texts_per_account: int = 120
+    min_texts_per_account: int = 20
     predict_per_account: int = 400
     replay_windows: int = 24
     seed: int = 42

@@ -1,0 +1,71 @@
+"""``distillguard audit``: find the campaigns in an event log and write the evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from distillguard.audit import run_audit
+from distillguard.cli.logging import configure_logging
+from distillguard.report.html import write_report
+from distillguard.report.terminal import print_summary
+from distillguard.settings import load_settings
+
+__all__ = ["register"]
+
+
+def audit(
+    events: list[Path] = typer.Option(
+        [], "--events", "-e", help="Request-event files (.jsonl, .jsonl.gz, .parquet, .csv)."
+    ),
+    accounts: list[Path] = typer.Option([], "--accounts", "-a", help="Account-record files."),
+    labels: list[Path] = typer.Option(
+        [], "--labels", "-l", help="Ground-truth labels (simulated data): adds a comparison."
+    ),
+    db: Path | None = typer.Option(
+        None, "--db", help="Audit an ingested DuckDB store instead of (or as well as) files."
+    ),
+    out: Path = typer.Option(Path("audit-out"), "--out", "-o", help="Output directory."),
+    known_good: list[Path] = typer.Option(
+        [],
+        "--known-good",
+        help="Analyst known-good list (JSONL/CSV: account_id or org_id, who, why).",
+    ),
+    replay: bool = typer.Option(
+        False, "--replay", help="Replay events in time order and record first_flagged_at."
+    ),
+    no_content: bool = typer.Option(
+        False, "--no-content", help="Ignore prompt text: metadata-only detectors."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", min=0.0, max=1.0, help="Flag threshold (default 0.5)."
+    ),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    config: Path | None = typer.Option(None, "--config", help="Settings file (TOML)."),
+    json_logs: bool = typer.Option(False, "--json-logs", help="Log JSON lines to stderr."),
+) -> None:
+    """Audit an event log: verdicts.jsonl, clusters.jsonl, enforcement.json, report.html."""
+    configure_logging(json=json_logs, level="WARNING")
+    settings = load_settings(config, {"detect": {"flag_threshold": threshold}})
+    run = run_audit(
+        settings,
+        out,
+        events=events,
+        accounts=accounts,
+        labels=labels,
+        db=db,
+        known_good=known_good,
+        replay=replay,
+        content=not no_content,
+        report=None if no_report else write_report,
+    )
+    console = Console()
+    print_summary(run.result, console)
+    for name, path in sorted(run.files.items()):
+        console.print(f"{name}: {path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)

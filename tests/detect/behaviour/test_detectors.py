@@ -1,0 +1,178 @@
+"""Per-account detectors on crafted feature frames: positives, benign look-alikes, contracts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillguard.detect import DETECTORS
+from distillguard.detect.behaviour.detectors import (
+    ContentAbuse,
+    IdentityRisk,
+    InfraDiversity,
+    ReasoningParams,
+    ReleaseChasing,
+    TimingRegularity,
+    VolumeShape,
+)
+from distillguard.detect.behaviour.frame import AccountFrame
+
+DAY = 86400.0
+
+
+def frame(rows: dict[str, dict[str, float | str | None]]) -> AccountFrame:
+    ids = np.asarray(sorted(rows), dtype=object)
+    f = AccountFrame(ids=ids)
+    keys = {k for r in rows.values() for k in r}
+    for k in keys:
+        values = [rows[i].get(k) for i in ids]
+        if all(v is None or isinstance(v, int | float) for v in values):
+            f.num[k] = np.array([np.nan if v is None else float(v) for v in values])
+        else:
+            f.text[k] = np.asarray(values, dtype=object)
+    return f
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=lambda d: d.name)
+def test_contract_scores_in_unit_interval_and_one_reason_tuple_per_account(detector) -> None:
+    rng = np.random.default_rng(0)
+    rows = {
+        f"a{i}": {name: float(rng.uniform(0, 50)) for name in detector.needs} for i in range(12)
+    }
+    f = frame(rows)
+    ev = detector.evaluate(f)
+    assert ev.detector == detector.name
+    assert ev.scores.shape == (12,)
+    finite = ev.scores[np.isfinite(ev.scores)]
+    assert ((finite >= 0) & (finite <= 1)).all()
+    assert len(ev.reasons) == 12
+    assert detector.needs, "a detector declares the columns it reads"
+    assert isinstance(detector.doc_uri, str) and detector.doc_uri.startswith("http")
+
+
+@pytest.mark.parametrize("detector", [d for d in DETECTORS if d.content], ids=lambda d: d.name)
+def test_content_detectors_do_not_judge_without_content(detector) -> None:
+    f = frame({"a": {"n_events": 100.0}, "b": {"n_events": 5.0}})
+    ev = detector.evaluate(f)
+    assert not np.isfinite(ev.scores).any()
+
+
+def test_volume_shape_catches_long_completion_harvest_not_short_batch_jobs() -> None:
+    f = frame(
+        {
+            "harvester": {
+                "n_events": 3000,
+                "active_hours": 20,
+                "mean_completion_tokens": 1800,
+                "share_long_completion": 0.9,
+            },
+            "batch_job": {
+                "n_events": 3000,
+                "active_hours": 20,
+                "mean_completion_tokens": 120,
+                "share_long_completion": 0.0,
+            },
+        }
+    )
+    ev = VolumeShape().evaluate(f)
+    by = dict(zip(f.ids, ev.scores, strict=True))
+    assert by["harvester"] > 0.8
+    assert by["batch_job"] < 0.1
+    assert any("1800" in r for r in ev.reasons[list(f.ids).index("harvester")])
+
+
+def test_reasoning_params_reads_shares_and_ignores_default_parameters() -> None:
+    f = frame(
+        {
+            "cot": {"share_reasoning_high": 0.95, "share_logprobs": 0.9},
+            "dev": {"share_reasoning_high": 0.05, "share_logprobs": 0.0},
+        }
+    )
+    s = dict(zip(f.ids, ReasoningParams().evaluate(f).scores, strict=True))
+    assert s["cot"] > 0.9 and s["dev"] == 0.0
+
+
+def test_content_abuse_is_proportional_to_the_share_of_attack_prompts() -> None:
+    f = frame(
+        {
+            "attacker": {"c_share_jailbreak": 0.5, "c_share_injection": 0.2},
+            "stray": {"c_share_jailbreak": 0.01, "c_share_injection": 0.0},
+        }
+    )
+    s = dict(zip(f.ids, ContentAbuse().evaluate(f).scores, strict=True))
+    assert s["attacker"] == 1.0 and s["stray"] == 0.0
+
+
+def test_timing_regularity_flags_clockwork_and_round_the_clock_not_bursty_humans() -> None:
+    f = frame(
+        {
+            "bot": {"gap_cv": 0.05, "n_gaps": 200, "night_share": 0.21},
+            "human": {"gap_cv": 1.8, "n_gaps": 200, "night_share": 0.02},
+            "too_few": {"gap_cv": 0.05, "n_gaps": 3, "night_share": 0.3},
+        }
+    )
+    s = dict(zip(f.ids, TimingRegularity().evaluate(f).scores, strict=True))
+    assert s["bot"] > 0.9
+    assert s["human"] == 0.0
+    assert s["too_few"] == 0.0
+
+
+def test_release_chasing_needs_a_fast_and_near_complete_move() -> None:
+    f = frame(
+        {
+            "chaser": {
+                "share_new_model_after": 0.9,
+                "hours_to_new_model": 2,
+                "n_after_release": 80,
+            },
+            "early_adopter": {
+                "share_new_model_after": 0.2,
+                "hours_to_new_model": 1,
+                "n_after_release": 80,
+            },
+            "migrated_later": {
+                "share_new_model_after": 1.0,
+                "hours_to_new_model": 72,
+                "n_after_release": 80,
+            },
+        }
+    )
+    s = dict(zip(f.ids, ReleaseChasing().evaluate(f).scores, strict=True))
+    assert s["chaser"] > 0.9
+    assert s["early_adopter"] == 0.0
+    assert s["migrated_later"] == 0.0
+
+
+def test_infra_diversity_separates_proxy_rotation_from_a_mobile_user() -> None:
+    f = frame(
+        {
+            "proxy": {
+                "n_events": 100, "n_subnets": 80, "n_asns": 30, "n_countries": 12,
+                "n_fingerprints": 1,
+            },
+            "mobile": {
+                "n_events": 100, "n_subnets": 25, "n_asns": 1, "n_countries": 1,
+                "n_fingerprints": 1,
+            },
+        }
+    )  # fmt: skip
+    s = dict(zip(f.ids, InfraDiversity().evaluate(f).scores, strict=True))
+    assert s["proxy"] == 1.0
+    assert s["mobile"] == 0.0
+
+
+def test_identity_risk_fresh_unverified_vs_aged_organisation_and_missing_records() -> None:
+    t0 = 1_800_000_000.0
+    f = frame(
+        {
+            "fresh": {"created_t": t0 - 0.5 * DAY, "first_t": t0, "verification": "none",
+                      "plan": "free"},
+            "aged": {"created_t": t0 - 400 * DAY, "first_t": t0,
+                     "verification": "organization", "plan": "enterprise"},
+            "unknown": {"created_t": None, "first_t": t0, "verification": None, "plan": None},
+        }
+    )  # fmt: skip
+    s = dict(zip(f.ids, IdentityRisk().evaluate(f).scores, strict=True))
+    assert s["fresh"] > 0.9
+    assert s["aged"] == 0.0
+    assert np.isnan(s["unknown"])

@@ -1,0 +1,91 @@
+"""Account-network links: shared operator infrastructure links, public infrastructure does not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distillguard.detect.network.communities import find_communities
+from distillguard.detect.network.links import build_links, value_weight
+
+
+def _edges(graph) -> dict[tuple[int, int], float]:
+    return {
+        (int(a), int(b)): float(w)
+        for a, b, w in zip(graph.src, graph.dst, graph.weight, strict=True)
+    }
+
+
+def test_value_weight_falls_with_the_number_of_accounts_sharing_it() -> None:
+    w = value_weight(np.array([2, 10, 40]))
+    assert w[0] > w[1] > w[2]
+
+
+def test_operator_accounts_sharing_card_device_and_addresses_link_strongly() -> None:
+    rows, kinds, values = [], [], []
+    for a in range(4):
+        rows += [a, a, a, a]
+        kinds += ["payment", "signup_device", "ip", "ip"]
+        values += ["card-1", "dev-1", "203.0.113.5", "203.0.113.6"]
+    g = build_links(np.array(rows), np.array(kinds), np.array(values), 4)
+    e = _edges(g)
+    assert len(e) == 6  # every pair
+    assert min(e.values()) > 0.6
+    assert (g.specific > 0.5).all()
+
+
+def test_corporate_nat_and_chat_app_addresses_do_not_link_strangers_strongly() -> None:
+    # 40 colleagues behind one NAT address, and 40 end users of a chat app's backend address
+    rows = list(range(80))
+    kinds = ["ip"] * 80
+    values = ["198.51.100.1"] * 40 + ["192.0.2.77"] * 40
+    g = build_links(np.array(rows), np.array(kinds), np.array(values), 80)
+    assert g.weight.size == 0 or g.weight.max() < 0.2
+    # a value shared by more accounts than max_df_infra is public infrastructure: no edges
+    g2 = build_links(np.array(rows), np.array(kinds), np.array(["vpn-exit"] * 80), 80)
+    assert g2.weight.size == 0
+
+
+def test_payment_shared_inside_one_organisation_counts_less() -> None:
+    rows = np.array([0, 1, 2, 3])
+    kinds = np.array(["payment"] * 4)
+    values = np.array(["card-A", "card-A", "card-B", "card-B"])
+    orgs = np.array(["org-1", "org-1", None, None], dtype=object)
+    g = build_links(rows, kinds, values, 4, orgs=orgs, min_weight=0.0)
+    e = _edges(g)
+    assert e[(0, 1)] < e[(2, 3)]
+
+
+def test_synchronised_activity_adds_evidence_only_beyond_chance() -> None:
+    rows = np.array([0, 1, 2, 3])
+    kinds = np.array(["subnet"] * 4)
+    values = np.array(["s1", "s1", "s2", "s2"])
+    lockstep = np.arange(0, 200, 10)
+    always_on = np.arange(0, 200)
+    buckets = {0: lockstep, 1: lockstep + 0, 2: always_on, 3: always_on}
+    g = build_links(rows, kinds, values, 4, active_buckets=buckets, min_weight=0.0)
+    sync = dict(
+        zip(zip(g.src.tolist(), g.dst.tolist(), strict=True), g.by_kind["sync"], strict=True)
+    )
+    assert sync[(0, 1)] > 0.9  # sparse and identical: a scheduler
+    assert sync[(2, 3)] == 0.0  # both busy all the time: overlap by chance
+
+
+def test_communities_separate_two_operators_and_leave_loners_out() -> None:
+    rows, kinds, values = [], [], []
+    for a in range(5):
+        rows += [a, a]
+        kinds += ["payment", "device"]
+        values += ["card-X", "fp-X"]
+    for a in range(5, 10):
+        rows += [a, a]
+        kinds += ["payment", "device"]
+        values += ["card-Y", "fp-Y"]
+    rows.append(10)
+    kinds.append("payment")
+    values.append("card-Z")
+    g = build_links(np.array(rows), np.array(kinds), np.array(values), 11)
+    comm = find_communities(g)
+    assert len(set(comm.label[:5])) == 1 and len(set(comm.label[5:10])) == 1
+    assert comm.label[0] != comm.label[5]
+    assert comm.label[10] == -1
+    assert (comm.strength[:10] > 0.5).all()

@@ -1,0 +1,67 @@
+"""PRADA-style query-distribution test and coverage against the population."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distillguard.detect.behaviour.frame import AccountFrame
+from distillguard.detect.prediction.detector import PredictionExtraction
+from distillguard.detect.prediction.prada import (
+    min_distances,
+    population_stats,
+    prada_w,
+    stream_stats,
+)
+
+
+def test_min_distances_are_to_earlier_queries_only() -> None:
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 4.5]])
+    d = min_distances(x)
+    assert np.allclose(d, [5.0, 0.5])
+
+
+def test_natural_queries_look_normal_and_synthetic_probing_does_not() -> None:
+    rng = np.random.default_rng(3)
+    natural = rng.normal(size=(300, 6))
+    seeds = rng.normal(size=(5, 6))
+    # Jacobian-style augmentation: tiny steps around a few seed points, then a jump to the next
+    synthetic = np.vstack([s + 0.01 * rng.normal(size=(60, 6)) for s in seeds])
+    assert prada_w(natural) > 0.75
+    assert prada_w(synthetic) < prada_w(natural) - 0.4
+    assert np.isnan(prada_w(natural[:10]))
+
+
+def test_uniform_sweep_is_wider_and_out_of_distribution() -> None:
+    rng = np.random.default_rng(4)
+    population = rng.normal(size=(3000, 5))
+    pop = population_stats(population)
+    sweep = rng.uniform(-8, 8, size=(200, 5))
+    natural = rng.normal(size=(200, 5))
+    s_sweep = stream_stats(sweep, pop)
+    s_nat = stream_stats(natural, pop)
+    assert s_sweep.ood_share > 0.5 > s_nat.ood_share
+    assert s_sweep.spread_ratio > 2.0 > s_nat.spread_ratio
+
+
+def test_detector_flags_the_extractor_among_natural_clients() -> None:
+    rng = np.random.default_rng(5)
+    pop = population_stats(rng.normal(size=(5000, 5)))
+    accounts = {f"client{i}": rng.normal(size=(150, 5)) for i in range(8)}
+    accounts["extractor"] = rng.uniform(-8, 8, size=(150, 5))
+    ids = sorted(accounts)
+    stats = [stream_stats(accounts[a], pop) for a in ids]
+    f = AccountFrame(ids=np.asarray(ids, dtype=object))
+    f.put_many(
+        ids,
+        {
+            "pred_n": [s.n_queries for s in stats],
+            "pred_prada_w": [s.prada_w for s in stats],
+            "pred_ood_share": [s.ood_share for s in stats],
+            "pred_spread_ratio": [s.spread_ratio for s in stats],
+        },
+    )
+    ev = PredictionExtraction().evaluate(f)
+    by = dict(zip(ids, ev.scores, strict=True))
+    assert by["extractor"] > 0.9
+    assert max(v for k, v in by.items() if k != "extractor") < 0.3
+    assert ev.reasons[ids.index("extractor")]

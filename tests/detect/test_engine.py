@@ -1,0 +1,120 @@
+"""The batch audit on a small crafted world: a campaign, benign look-alikes, overrides, replay."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from distillguard.detect.engine import AuditOptions, audit_store
+from distillguard.detect.verdicts import KnownGood, Response
+from tests.detect.worlds import START, FakeStore, World
+
+PROMPTS = [
+    "What is the capital of France?",
+    "Write a poem about cats",
+    "fix my python bug please",
+    "summarise this email for me",
+]
+
+
+def build_world(with_text: bool = True) -> World:
+    w = World()
+    rng = random.Random(1)
+    for a in range(30):  # ordinary developers, one address each, daytime
+        aid = f"dev{a:02d}"
+        w.account(aid)
+        t = START + timedelta(hours=14)
+        for _ in range(rng.randint(10, 40)):
+            t += timedelta(seconds=rng.expovariate(1 / 600))
+            w.event(aid, t, text=rng.choice(PROMPTS) if with_text else None,
+                    client_ip=f"203.0.{a}.5")  # fmt: skip
+    for a in range(12):  # colleagues behind one corporate NAT, one org card
+        aid = f"nat{a:02d}"
+        w.account(aid, org_id="org-acme", payment_fingerprint="card-acme",
+                  verification="organization", plan="enterprise")  # fmt: skip
+        t = START + timedelta(hours=13, minutes=a)
+        for _ in range(25):
+            t += timedelta(seconds=rng.expovariate(1 / 400))
+            w.event(aid, t, text=rng.choice(PROMPTS) if with_text else None,
+                    client_ip="198.51.100.1", org_id="org-acme")  # fmt: skip
+    for a in range(8):  # the campaign: fresh accounts, one card, rotating operator addresses
+        aid = f"camp{a}"
+        w.account(aid, age_days=1, verification="email", plan="free",
+                  payment_fingerprint="card-X", signup_fingerprint="dev-X")  # fmt: skip
+        t = START + timedelta(minutes=10 * a)
+        for k in range(120):
+            t += timedelta(seconds=90 + rng.random() * 5)
+            w.event(
+                aid, t,
+                text=f"Solve step by step and show all your reasoning: {k} * {a} + 7" if with_text
+                else None,
+                client_ip=f"192.0.2.{rng.randint(1, 6)}", completion_tokens=1800,
+                params={"reasoning_effort": "high", "max_tokens": 8000},
+            )  # fmt: skip
+    return w
+
+
+@pytest.fixture(scope="module")
+def world_con():
+    return build_world().load()
+
+
+def test_campaign_is_flagged_and_clustered_benign_lookalikes_are_not(world_con) -> None:
+    result = audit_store(FakeStore(world_con))
+    by = result.by_account()
+    camp = [by[f"camp{a}"] for a in range(8)]
+    assert all(v.flagged for v in camp)
+    assert len({v.cluster_id for v in camp}) == 1 and camp[0].cluster_id is not None
+    assert all(v.reasons for v in camp)
+    assert any("reasoning" in r for r in camp[0].reasons)
+    benign = [v for v in result.accounts if not v.account_id.startswith("camp")]
+    assert not any(v.flagged for v in benign)
+    cluster = next(c for c in result.clusters if c.cluster_id == camp[0].cluster_id)
+    assert cluster.flagged and "payment" in cluster.shared
+    nat_clusters = {by[f"nat{a:02d}"].cluster_id for a in range(12)} - {None}
+    for c in result.clusters:
+        if c.cluster_id in nat_clusters:
+            assert not c.flagged
+    assert result.stats.n_accounts == 50
+    assert 0 < result.stats.suspicious_event_share < 1
+    assert all(v.first_flagged_at is None for v in result.accounts)  # no replay, no time
+
+
+def test_metadata_only_mode_says_so_and_still_catches_the_campaign() -> None:
+    con = build_world(with_text=False).load()
+    result = audit_store(FakeStore(con))
+    assert result.stats.content_available is False
+    assert any("metadata-only" in n for n in result.stats.notes)
+    by = result.by_account()
+    assert all(by[f"camp{a}"].flagged for a in range(8))
+    assert any("not evaluated" in r for r in by["camp0"].reasons)
+
+
+def test_known_good_override_is_honoured_and_reported(world_con) -> None:
+    kg = (KnownGood("camp3", None, "alice", "contracted red team"),
+          KnownGood(None, "org-acme", "bob", "enterprise customer"))  # fmt: skip
+    result = audit_store(FakeStore(world_con), overrides=kg)
+    v = result.by_account()["camp3"]
+    assert not v.flagged and v.response is Response.NONE
+    assert v.override is kg[0]
+    assert any("alice" in r for r in v.reasons)
+    assert result.by_account()["nat00"].override is kg[1]
+    assert result.stats.overrides == kg
+
+
+def test_replay_records_first_flagged_at_in_time_order(world_con) -> None:
+    result = audit_store(FakeStore(world_con), replay=True, options=AuditOptions(replay_windows=8))
+    by = result.by_account()
+    times = [by[f"camp{a}"].first_flagged_at for a in range(8)]
+    assert all(t is not None for t in times)
+    rows = world_con.sql(
+        "SELECT account_id, min(ts), max(ts) FROM events WHERE account_id LIKE 'camp%' "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    for (acc, first, last), t in zip(rows, times, strict=True):
+        assert first <= t <= last, acc
+    # the campaign starts staggered by ten minutes; detection follows the same order overall
+    assert times[0] <= times[-1]
+    assert all(v.first_flagged_at is None for v in result.accounts if not v.flagged)
