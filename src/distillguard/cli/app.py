@@ -32,13 +32,15 @@ def _root(
 
 
 # Command modules register on import; keep this list sorted by data-flow order.
+from distillguard.cli import audit as _audit  # noqa: E402
 from distillguard.cli import demo as _demo  # noqa: E402
 from distillguard.cli import identity as _identity  # noqa: E402
 from distillguard.cli import ingest as _ingest  # noqa: E402
+from distillguard.cli import scan as _scan  # noqa: E402
 from distillguard.cli import serve as _serve  # noqa: E402
 from distillguard.cli import simulate as _simulate  # noqa: E402
 
-for _module in (_demo, _simulate, _ingest, _serve, _identity):
+for _module in (_demo, _simulate, _ingest, _scan, _audit, _serve, _identity):
     _module.register(app)
 
 

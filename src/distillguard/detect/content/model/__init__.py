@@ -1,0 +1,1 @@
+"""The shipped content model (``content_model.npz``), read by ``ContentModel.load()``."""

@@ -1,0 +1,322 @@
+"""The shipped content model: hashed n-grams + structural features, one logistic head per signal.
+
+A model is a handful of numpy arrays in one ``.npz`` (no pickle: ``allow_pickle=False``), so it
+loads in milliseconds, cannot run code on load, and does not depend on the scikit-learn version
+that trained it. ``ContentModel.load()`` reads the copy shipped inside the package; nothing is
+ever downloaded.
+
+Signals (all in [0, 1], higher is more suspicious):
+
+- ``jailbreak``: persona / "no restrictions" / developer-mode framing meant to lift the model's
+  rules.
+- ``injection``: instructions that try to override the operator's, including ones hidden in a
+  document or tool output after innocuous text, fake system tags and delimiters.
+- ``extraction``: demands to reveal the system prompt, hidden instructions, secrets, or
+  memorised training data verbatim.
+- ``cot_elicitation``: demands for the model's full / hidden / internal reasoning trace (a
+  distillation harvest). An ordinary "let's think step by step" is *not* this signal.
+- ``rubric``: grading-rubric and preference requests ("score this response 1-10", "which of
+  responses A and B is better"): reward-model data harvesting.
+- ``overall``: a sixth head trained on "any of the above" against benign prompts. It is not
+  the maximum of the five: it is the one score whose 1%-false-positive threshold is set for
+  the question "is this prompt suspicious at all", and its benign look-alikes are shared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import structlog
+
+from distillguard.detect.content.features import HASH_BITS, MAX_CHARS, HashedText, hash_text
+from distillguard.detect.content.structural import STRUCTURAL_NAMES, structural_features
+from distillguard.errors import DetectorError
+
+__all__ = [
+    "HEADS",
+    "MODEL_FILE",
+    "SIGNALS",
+    "ContentModel",
+    "ContentScores",
+    "FeatureBatch",
+    "ModelWeights",
+    "featurize",
+]
+
+log = structlog.get_logger(__name__)
+
+SIGNALS: tuple[str, ...] = ("jailbreak", "injection", "extraction", "cot_elicitation", "rubric")
+"""The per-signal scores, in column order; ``overall`` comes on top of these."""
+
+HEADS: tuple[str, ...] = (*SIGNALS, "overall")
+"""Columns of the model's weight matrices: the signals, then ``overall``."""
+
+MODEL_FILE = "content_model.npz"
+"""File name of the shipped model inside ``distillguard.detect.content.model``."""
+
+_N_BUCKETS = 1 << HASH_BITS
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureBatch:
+    """Features of a batch of texts: hashed n-grams (CSR, one row per text) and the dense
+    structural block (raw, before the model's standardisation)."""
+
+    hashed: sp.csr_matrix
+    structural: npt.NDArray[np.float32]
+
+
+def _row_entries(h: HashedText) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    # Each block is scaled by 1/sqrt(its number of grams): a cheap stand-in for L2
+    # normalisation that needs no per-text counting, so inference is a plain gather-and-sum.
+    parts_idx = []
+    parts_val = []
+    for idx in (h.char_idx, h.word_idx):
+        if idx.shape[0]:
+            parts_idx.append(idx)
+            parts_val.append(np.full(idx.shape[0], 1.0 / np.sqrt(idx.shape[0]), np.float32))
+    if not parts_idx:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(parts_idx), np.concatenate(parts_val)
+
+
+def featurize(
+    texts: Sequence[str], vocabulary: npt.NDArray[np.uint64], canonical: bool = True
+) -> FeatureBatch:
+    """Features for ``texts``: used by training and by :meth:`ContentModel.score` alike.
+
+    ``canonical=False`` leaves repeated buckets within a row unsummed: a sparse product sums
+    them anyway, and scoring skips the per-row sort that merging them costs.
+    """
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    all_idx: list[npt.NDArray[np.int64]] = []
+    all_val: list[npt.NDArray[np.float32]] = []
+    structural = np.zeros((len(texts), len(STRUCTURAL_NAMES)), dtype=np.float32)
+    for i, text in enumerate(texts):
+        h = hash_text(text)
+        idx, val = _row_entries(h)
+        all_idx.append(idx)
+        all_val.append(val)
+        indptr[i + 1] = indptr[i] + idx.shape[0]
+        structural[i] = structural_features(h, vocabulary)
+    indices = np.concatenate(all_idx) if all_idx else np.zeros(0, np.int64)
+    data = np.concatenate(all_val) if all_val else np.zeros(0, np.float32)
+    hashed = sp.csr_matrix((data, indices, indptr), shape=(len(texts), _N_BUCKETS))
+    if canonical:
+        hashed.sum_duplicates()
+    return FeatureBatch(hashed=hashed, structural=structural)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelWeights:
+    """Everything a :class:`ContentModel` needs, as arrays.
+
+    ``w_hashed`` is (buckets, heads), ``w_structural`` (structural features, heads);
+    structural features are standardised with ``struct_mean`` / ``struct_scale`` first.
+    ``thresholds`` holds, per signal and then ``overall``, the score at which 1% of the
+    development set's benign prompts are flagged (for callers who want that operating point).
+    """
+
+    w_hashed: npt.NDArray[np.float32]
+    w_structural: npt.NDArray[np.float32]
+    bias: npt.NDArray[np.float32]
+    struct_mean: npt.NDArray[np.float32]
+    struct_scale: npt.NDArray[np.float32]
+    vocabulary: npt.NDArray[np.uint64]
+    thresholds: npt.NDArray[np.float32]
+    metadata: dict[str, Any]
+
+    def save(self, path: Path) -> None:
+        """Write the weights as a compressed ``.npz`` (no pickled objects)."""
+        meta = {
+            **self.metadata,
+            "format_version": _FORMAT_VERSION,
+            "hash_bits": HASH_BITS,
+            "max_chars": MAX_CHARS,
+            "heads": list(HEADS),
+            "structural_names": list(STRUCTURAL_NAMES),
+        }
+        # float16 halves the package size; the weights need nowhere near float32 precision
+        np.savez_compressed(
+            path,
+            w_hashed=self.w_hashed.astype(np.float16),
+            w_structural=self.w_structural.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            struct_mean=self.struct_mean.astype(np.float32),
+            struct_scale=self.struct_scale.astype(np.float32),
+            vocabulary=self.vocabulary.astype(np.uint64),
+            thresholds=self.thresholds.astype(np.float32),
+            metadata=np.array(json.dumps(meta, sort_keys=True)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContentScores:
+    """Scores for a batch of texts: one float array in [0, 1] per signal, plus ``overall``."""
+
+    jailbreak: npt.NDArray[np.float64]
+    injection: npt.NDArray[np.float64]
+    extraction: npt.NDArray[np.float64]
+    cot_elicitation: npt.NDArray[np.float64]
+    rubric: npt.NDArray[np.float64]
+    overall: npt.NDArray[np.float64]
+
+    def as_dict(self) -> dict[str, npt.NDArray[np.float64]]:
+        """Signal name (and ``overall``) to its score array."""
+        return {name: getattr(self, name) for name in HEADS}
+
+    def __len__(self) -> int:
+        return int(self.overall.shape[0])
+
+
+def _sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0))))
+
+
+class ContentModel:
+    """Scores prompts for the content signals. Pure: no I/O after :meth:`load`.
+
+    Build it once with :meth:`load` (the shipped model) or :meth:`from_weights`, then call
+    :meth:`score` for batches or :meth:`score_one` on the hot path.
+    """
+
+    __slots__ = ("_w", "_w_hashed", "_w_struct_scaled", "_bias_eff", "metadata", "thresholds")
+
+    def __init__(self, weights: ModelWeights) -> None:
+        self._w = weights
+        self._w_hashed = np.ascontiguousarray(weights.w_hashed, dtype=np.float32)
+        # fold the standardisation into the weights: (x - m) / s @ W == x @ (W / s) - (m / s) @ W
+        scaled = weights.w_structural / weights.struct_scale[:, None]
+        self._w_struct_scaled = np.ascontiguousarray(scaled, dtype=np.float64)
+        self._bias_eff = (weights.bias - weights.struct_mean @ scaled).astype(np.float64)
+        self.metadata = weights.metadata
+        self.thresholds: dict[str, float] = {
+            name: float(t) for name, t in zip(HEADS, weights.thresholds, strict=True)
+        }
+
+    @classmethod
+    def from_weights(cls, weights: ModelWeights) -> ContentModel:
+        """A model from weights in memory (training, tests)."""
+        return cls(weights)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ContentModel:
+        """Load the model shipped in the package, or the ``.npz`` at ``path``.
+
+        Raises :class:`DetectorError` when the file is missing, unreadable, or was written for
+        a different feature layout (retrain with ``scripts/train_content_model.py``).
+        """
+        if path is None:
+            ref = resources.files("distillguard.detect.content.model").joinpath(MODEL_FILE)
+            with resources.as_file(ref) as p:
+                return cls(_read_weights(Path(p)))
+        return cls(_read_weights(Path(path)))
+
+    @property
+    def weights(self) -> ModelWeights:
+        """The arrays behind this model."""
+        return self._w
+
+    @property
+    def vocabulary(self) -> npt.NDArray[np.uint64]:
+        """Sorted word hashes counted as dictionary words by the structural features."""
+        return self._w.vocabulary
+
+    def _logits(self, batch: FeatureBatch) -> npt.NDArray[np.float64]:
+        hashed = np.asarray(batch.hashed @ self._w_hashed, dtype=np.float64)
+        return hashed + batch.structural.astype(np.float64) @ self._w_struct_scaled + self._bias_eff
+
+    def score(self, texts: Sequence[str]) -> ContentScores:
+        """Scores for every text in ``texts`` (same order)."""
+        if not texts:
+            empty = np.zeros(0, dtype=np.float64)
+            return ContentScores(*(empty for _ in HEADS))
+        # Logs repeat prompts (eval harnesses, retries, one template stamped by many
+        # accounts): each distinct text is scored once.
+        position: dict[str, int] = {}
+        inverse = np.fromiter(
+            (position.setdefault(t, len(position)) for t in texts), dtype=np.int64, count=len(texts)
+        )
+        unique = list(position)
+        probs = _sigmoid(self._logits(featurize(unique, self._w.vocabulary, canonical=False)))
+        return ContentScores(*(probs[inverse, k] for k in range(len(HEADS))))
+
+    def score_one(self, text: str) -> dict[str, float]:
+        """Scores of one text as ``{signal: score, ..., "overall": score}``; the gateway's
+        per-request path (no sparse matrix is built)."""
+        h = hash_text(text)
+        z = self._bias_eff.copy()
+        for idx in (h.char_idx, h.word_idx):
+            if idx.shape[0]:
+                # np.take + a float32 sum is several times faster than fancy indexing with a
+                # float64 accumulator, and float32 is ample for a few thousand terms
+                z += np.take(self._w_hashed, idx, axis=0).sum(axis=0) / np.sqrt(idx.shape[0])
+        z += structural_features(h, self._w.vocabulary).astype(np.float64) @ self._w_struct_scaled
+        probs = _sigmoid(z)
+        return {name: float(p) for name, p in zip(HEADS, probs.tolist(), strict=True)}
+
+
+def _read_weights(path: Path) -> ModelWeights:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError as exc:
+        raise DetectorError(
+            f"{path}: content model file not found; reinstall distillguard or retrain with "
+            "scripts/train_content_model.py"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise DetectorError(f"{path}: not a readable content model ({exc})") from exc
+    required = (
+        "w_hashed",
+        "w_structural",
+        "bias",
+        "struct_mean",
+        "struct_scale",
+        "vocabulary",
+        "thresholds",
+        "metadata",
+    )
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise DetectorError(f"{path}: content model lacks arrays {missing}; retrain it")
+    meta: dict[str, Any] = json.loads(str(arrays["metadata"]))
+    expected = {
+        "format_version": _FORMAT_VERSION,
+        "hash_bits": HASH_BITS,
+        "max_chars": MAX_CHARS,
+        "heads": list(HEADS),
+        "structural_names": list(STRUCTURAL_NAMES),
+    }
+    wrong = [k for k, v in expected.items() if meta.get(k) != v]
+    if wrong:
+        raise DetectorError(
+            f"{path}: content model was trained for another feature layout ({', '.join(wrong)} "
+            "differ); retrain it with scripts/train_content_model.py"
+        )
+    n_struct = len(STRUCTURAL_NAMES)
+    shapes_ok = arrays["w_hashed"].shape == (_N_BUCKETS, len(HEADS)) and arrays[
+        "w_structural"
+    ].shape == (n_struct, len(HEADS))
+    if not shapes_ok:
+        raise DetectorError(f"{path}: content model arrays have the wrong shapes; retrain it")
+    log.debug("content_model.loaded", path=str(path), trained_at=meta.get("trained_at"))
+    return ModelWeights(
+        w_hashed=arrays["w_hashed"].astype(np.float32),
+        w_structural=arrays["w_structural"].astype(np.float32),
+        bias=arrays["bias"].astype(np.float32),
+        struct_mean=arrays["struct_mean"].astype(np.float32),
+        struct_scale=arrays["struct_scale"].astype(np.float32),
+        vocabulary=arrays["vocabulary"].astype(np.uint64),
+        thresholds=arrays["thresholds"].astype(np.float32),
+        metadata=meta,
+    )
