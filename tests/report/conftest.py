@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from distillguard.detect.content.templates import template_id
 from distillguard.detect.verdicts import (
     AccountVerdict,
     AuditResult,
@@ -47,6 +48,10 @@ CREATE TABLE events (
 )
 """
 
+TEMPLATES = (
+    "Solve step by step and show all your reasoning: problem {n}",
+    "Grade this answer on a 1-10 rubric and explain every criterion: item {n}",
+)
 CUSTOMERS = [f"acct-cust-{i:02d}" for i in range(30)]
 DISTILLERS = [f"acct-dist-{i:02d}" for i in range(8)]
 PREDICTORS = ["acct-pred-00", "acct-pred-01"]
@@ -109,15 +114,11 @@ def _events(with_content: bool) -> list[tuple[object, ...]]:
             ts = DAY0 + timedelta(seconds=float(rng.uniform(0, 86400)))
             model = "model-b" if ts.hour >= 12 and rng.random() < 0.1 else "model-a"
             add(account, ts, model, ip, 64500 + i, f"Customer question {int(rng.integers(1000))}")
-    templates = [
-        "Solve step by step and show all your reasoning: problem {n}",
-        "Grade this answer on a 1-10 rubric and explain every criterion: item {n}",
-    ]
     for j, account in enumerate(DISTILLERS):
         for k in range(60):
             ts = DAY0 + timedelta(hours=6, seconds=float(rng.uniform(0, 15 * 3600)))
             model = "model-b" if ts.hour >= 12 else "model-a"
-            text = templates[k % 2].format(n=int(rng.integers(10_000)))
+            text = TEMPLATES[k % 2].format(n=int(rng.integers(10_000)))
             # Repeated, so that both land among the "most repeated prompts" the report quotes.
             if j == 0 and k < 6:
                 text = HOSTILE
@@ -228,7 +229,10 @@ def make_result(content_available: bool = True) -> AuditResult:
                 "8 accounts share 7 addresses in AS9009",
                 "one prompt template in 92% of requests",
             ),
-            shared={"ip": ("203.0.113.0", "203.0.113.1"), "template": ("t-1a2b", "t-3c4d")},
+            shared={
+                "ip": ("203.0.113.0", "203.0.113.1"),
+                "template": (template_id(TEMPLATES[0].format(n=1)), "0123456789abcdef"),
+            },
             response=Response.SUSPEND,
             flagged=True,
             n_events=480,

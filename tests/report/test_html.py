@@ -69,6 +69,18 @@ def test_report_with_content_and_labels_has_every_section(store, result, labels,
     assert not list(tmp_path.joinpath("out").glob(".report.html.*")), "temp file left behind"
 
 
+def test_cluster_templates_are_masked_skeletons(store, result, tmp_path):
+    page = write_report(store, result, tmp_path / "r.html").read_text(encoding="utf-8")
+    block = page.split('id="cluster-c-dist"', 1)[1].split('id="cluster-c-pred"', 1)[0]
+    assert "Prompt templates" in block
+    skeleton = "solve step by step and show all your reasoning problem &lt;num&gt;"
+    assert skeleton in block
+    shared_id = result.clusters[0].shared["template"][0]
+    assert f"{shared_id}</span> (shared by members)" in block
+    # The pasted key leaves no fragment in its skeleton either.
+    assert "live" not in block.split("Prompt templates", 1)[1].split("</table>", 1)[0]
+
+
 def test_hostile_prompt_is_escaped_and_secrets_are_masked(store, result, tmp_path):
     page = write_report(store, result, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<script" not in page.lower()

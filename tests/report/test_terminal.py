@@ -72,3 +72,15 @@ def test_nothing_flagged():
     assert "No cluster was judged suspicious." in text
     assert "No account was flagged." in text
     assert "0.0%" in text
+
+
+def test_narrow_terminal_keeps_evidence_whole():
+    result = make_result()
+    text = _render(result, width=80)
+    flat = " ".join(text.split())
+    for cluster in result.clusters:
+        if cluster.flagged:
+            for evidence in cluster.evidence:
+                assert evidence in flat
+    top = max(result.accounts, key=lambda a: a.score)
+    assert top.reasons[0] in flat

@@ -26,6 +26,7 @@ from string import Template
 import structlog
 
 import distillguard
+from distillguard.detect.content.templates import mask, template_id
 from distillguard.detect.verdicts import (
     RESPONSE_LADDER,
     AccountVerdict,
@@ -52,6 +53,7 @@ MAX_ACCOUNT_ROWS = 300
 MAX_MEMBERS_SHOWN = 40
 MAX_SHARED_VALUES = 8
 SAMPLES_PER_CLUSTER = 5
+TEMPLATES_PER_CLUSTER = 4
 SAMPLE_CHARS = 280
 
 
@@ -317,7 +319,41 @@ def _footprint(ct: ClusterTraffic | None, cluster: ClusterVerdict) -> Markup:
     return el("dl", [join(el("dt", k), el("dd", v)) for k, v in pairs], class_="kv")
 
 
-def _prompts(samples: list[SampleText] | None, content_available: bool) -> Markup:
+def _templates(samples: list[SampleText], shared_ids: Sequence[str]) -> Markup:
+    """The sample grouped by template skeleton (C's ``mask``: numbers, names and slot values
+    masked), most common first. Masking runs on the redacted text so that no fragment of a
+    secret survives in a skeleton."""
+    counts: Counter[str] = Counter()
+    ids: dict[str, str] = {}
+    for s in samples:
+        skeleton = mask(redact(s.text))
+        counts[skeleton] += s.count
+        ids.setdefault(skeleton, template_id(s.text))
+    total = sum(counts.values())
+    top = [(sk, n) for sk, n in counts.most_common(TEMPLATES_PER_CLUSTER) if n >= 2]
+    if not top:
+        return Markup("")
+    shared = set(shared_ids)
+    rows = [
+        (
+            el("span", excerpt(sk, SAMPLE_CHARS), class_="mono"),
+            _pct(n / total),
+            join(
+                el("span", ids[sk], class_="mono"),
+                " (shared by members)" if ids[sk] in shared else "",
+            ),
+        )
+        for sk, n in top
+    ]
+    return join(
+        el("h4", "Prompt templates"),
+        _table(("masked skeleton", "share of sample", "template id"), rows, numeric=(1,)),
+    )
+
+
+def _prompts(
+    samples: list[SampleText] | None, content_available: bool, shared_templates: Sequence[str]
+) -> Markup:
     if not samples:
         why = (
             "The log carries no prompt text (metadata only)."
@@ -327,7 +363,7 @@ def _prompts(samples: list[SampleText] | None, content_available: bool) -> Marku
         return el("p", why, class_="muted small")
     total = sum(s.count for s in samples)
     repeated = [s for s in samples if s.count > 1][:SAMPLES_PER_CLUSTER]
-    out: list[Markup] = []
+    out: list[Markup] = [_templates(samples, shared_templates)]
     if repeated:
         out.append(el("h4", "Most repeated prompts"))
         out.append(
@@ -423,7 +459,11 @@ def _cluster_block(data: ReportData, cluster: ClusterVerdict) -> Markup:
         if ct is not None and data.traffic is not None
         else Markup("")
     )
-    prompts = _prompts(data.samples.get(cluster.cluster_id), data.result.stats.content_available)
+    prompts = _prompts(
+        data.samples.get(cluster.cluster_id),
+        data.result.stats.content_available,
+        cluster.shared.get("template", ()),
+    )
     return el(
         "div",
         head,
