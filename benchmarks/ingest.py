@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         "(run under `flock /tmp/dg-heavy.lock`). Synthetic spec-valid events "
         "(85% chat, 7% completions, 5% embeddings, 3% predict), written by `events.writers`. "
         "Floor = DuckDB alone `CREATE TABLE AS SELECT * FROM read_json/read_parquet(file)`, "
-        "no validation, no key, measured in the same run; ingest = validation, primary-key "
+        "no validation, no key, measured in the same run; ingest = validation, key "
         "dedup, rejects, one transaction per file. Each run in a fresh process, into a new "
         "DuckDB file, floor and ingest alternated, best of `--repeat` runs kept; CPU = user + "
         "system seconds of that process (steadier than wall time on a shared machine); peak = "
