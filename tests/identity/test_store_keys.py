@@ -3,11 +3,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from distillguard.errors import AuthenticationError, IdentityError
+from distillguard.errors import AuthenticationError, IdentityError, StoreError
 from distillguard.events.records import Verification
-from distillguard.identity import TIER_QUOTAS, IdentityStore
-from tests.identity.conftest import Clock, Enrolled, enrol_totp, next_code
+from distillguard.identity import TIER_QUOTAS, IdentityStore, ServerSecret
+from tests.identity.conftest import (
+    PG_ADMIN_URL,
+    Clock,
+    Enrolled,
+    enrol_totp,
+    fast_settings,
+    next_code,
+)
 
 
 @pytest.fixture
@@ -191,3 +199,52 @@ def test_timestamps_are_utc(store: IdentityStore, alice: Enrolled, clock: Clock)
     info = store.get_account("alice")
     assert info.created_at.utcoffset() == timedelta(0)
     assert info.created_at == clock.now
+
+
+@pytest.mark.postgres
+def test_dropped_connection_is_retried(
+    pg_schema_url: str, server_secret: ServerSecret, clock: Clock
+) -> None:
+    with IdentityStore.open(
+        pg_schema_url, settings=fast_settings(), secret=server_secret, clock=clock
+    ) as store:
+        store.create_account("pat")
+        enrolled = enrol_totp(store, clock, "pat")
+        key = store.create_key("pat", mfa=enrolled.confirmation.session)
+        store.authenticate_key(key.raw_key)
+        with store.engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        admin = create_engine(PG_ADMIN_URL)
+        with admin.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        assert store.authenticate_key(key.raw_key).account_id == "pat"
+
+
+def test_database_down_is_a_store_error(server_secret: ServerSecret) -> None:
+    down = create_engine("sqlite:////nonexistent-dir/identity.sqlite")
+    store = IdentityStore(down, server_secret, fast_settings().identity)
+    raw = "dg_abcdefghjkmn_" + "A" * 43
+    with pytest.raises(StoreError, match="identity database unavailable") as err:
+        store.authenticate_key(raw)
+    assert raw not in str(err.value)
+    down.dispose()
+
+
+def test_last_use_written_in_background(
+    store: IdentityStore, alice: Enrolled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from distillguard.identity import store_keys
+
+    new = store.create_key("alice", mfa=alice.confirmation.session)
+    monkeypatch.setattr(store_keys, "_LAST_USED_FLUSH_S", 0.0)
+    store.authenticate_key(new.raw_key)
+    deadline = time.monotonic() + 10
+    written = None
+    while written is None and time.monotonic() < deadline:
+        with store.engine.connect() as conn:
+            written = conn.execute(text("SELECT last_used_at FROM api_keys")).scalar()
+        time.sleep(0.05)
+    assert written is not None

@@ -106,6 +106,7 @@ class IdentityStore(AccountsMixin, MfaMixin, KeysMixin, StepUpMixin, StoreBase):
         return store
 
     def close(self) -> None:
+        self._join_flushes()
         self.flush_last_used()
         self._engine.dispose()
 
@@ -139,7 +140,9 @@ def _make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs["pool_pre_ping"] = True
+        # No pre-ping: it would add a round trip to every API-key check. A connection the server
+        # dropped fails once, is invalidated, and authenticate_key retries on a fresh one.
+        kwargs["pool_recycle"] = 1800
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 

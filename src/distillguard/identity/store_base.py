@@ -98,6 +98,7 @@ class StoreBase:
         self._last_used: dict[str, datetime] = {}
         self._last_used_lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._flush_threads: list[threading.Thread] = []
         self._last_flush = time.monotonic()
 
     @contextmanager

@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from distillguard.errors import AuthenticationError, IdentityError
+from distillguard.errors import AuthenticationError, IdentityError, StoreError
 from distillguard.events.records import Verification
 from distillguard.identity.keys import generate_key, parse_key
 from distillguard.identity.models import KeyInfo, KeyPrincipal, MfaSession, NewKey, Scope
@@ -175,8 +176,7 @@ class KeysMixin(StoreBase):
         """
         parsed = parse_key(raw_key)
         now = self._now()
-        with self._engine.connect() as conn:
-            row = conn.execute(_AUTH_QUERY, {"key_id": parsed.key_id}).first()
+        row = self._lookup_key(parsed.key_id)
         if row is None:
             raise AuthenticationError(f"unknown API key {parsed.key_id}")
         presented = self._secret.keyed_hash("api-key", parsed.secret)
@@ -205,6 +205,22 @@ class KeysMixin(StoreBase):
             expires_at=row.expires_at,
         )
 
+    def _lookup_key(self, key_id: str) -> Any:
+        """The key's row, retrying once on a connection the server had dropped. A database that
+        is down raises :class:`StoreError`, which the gateway maps to its fail-open/closed rule."""
+        for attempt in (1, 2):
+            try:
+                with self._engine.connect() as conn:
+                    return conn.execute(_AUTH_QUERY, {"key_id": key_id}).first()
+            except DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                raise StoreError(
+                    f"identity database unavailable while checking API key {key_id} "
+                    f"({type(exc.orig).__name__}); check the database server"
+                ) from exc
+        return None
+
     def _touch(self, key_id: str, now: datetime) -> None:
         with self._last_used_lock:
             self._last_used[key_id] = now
@@ -213,7 +229,14 @@ class KeysMixin(StoreBase):
                 self._last_flush = time.monotonic()
         if due:
             # Off the request path: a write may wait for a database lock.
-            threading.Thread(target=self._flush_quietly, daemon=True).start()
+            thread = threading.Thread(target=self._flush_quietly, daemon=True)
+            self._flush_threads.append(thread)
+            thread.start()
+
+    def _join_flushes(self, timeout_s: float = 10.0) -> None:
+        """Wait for background last-use writes (on close, so none outlives the engine)."""
+        while self._flush_threads:
+            self._flush_threads.pop().join(timeout_s)
 
     def _flush_quietly(self) -> None:
         try:
