@@ -153,6 +153,8 @@ def test_login_password_then_totp(store: IdentityStore, alice: Enrolled, clock: 
     assert store.check_mfa(session.token, account_id="alice").account_id == "alice"
     with pytest.raises(AuthenticationError, match="wrong account or password"):
         store.login("alice", "wrong password!!", next_code(alice, clock))
+    with pytest.raises(AuthenticationError, match="wrong account or password"):
+        store.login("nobody-here", "correct horse battery", "123456")
     store.end_mfa_session(session)
     with pytest.raises(AuthenticationError, match="unknown MFA session"):
         store.check_mfa(session.token)

@@ -99,6 +99,7 @@ class StoreBase:
         self._last_used_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._flush_threads: list[threading.Thread] = []
+        self._decoy: str | None = None
         self._last_flush = time.monotonic()
 
     @contextmanager

@@ -56,18 +56,21 @@ class MfaMixin(StoreBase):
         with self._tx() as s:
             self._guard(s, subject)
             row = s.get(Account, account_id)
-            ok = row is not None and row.password_hash is not None
-            ok = (
-                verify_secret(password, row.password_hash)
-                if ok and row and row.password_hash
-                else False
-            )
+            stored = row.password_hash if row is not None else None
+            # An unknown account costs the same scrypt as a known one: timing does not tell
+            # an attacker which account ids exist.
+            ok = verify_secret(password, stored or self._decoy_hash()) and stored is not None
         if not ok:
             self._record_failure(subject)
             raise AuthenticationError(f"account {account_id}: wrong account or password")
         with self._tx() as s:
             self._clear_failures(s, subject)
         return self.verify_totp(account_id, code)
+
+    def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = hash_secret(secrets.token_urlsafe(16), self._scrypt)
+        return self._decoy
 
     def enroll_totp(
         self, account_id: str, *, mfa: MfaSession | str | None = None
