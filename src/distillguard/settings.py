@@ -86,6 +86,12 @@ class PolicySettings(_Section):
     cluster_quota_factor: float = Field(
         default=3.0, gt=0.0, description="a cluster together gets this many accounts' quota"
     )
+    content_hold_s: float = Field(
+        default=600.0,
+        ge=0.0,
+        description="with content scored off the request path: how long a hot prompt keeps its "
+        "account degraded",
+    )
     max_tokens_cap: int = Field(default=256, ge=1)
     prob_decimals: int = Field(default=1, ge=0, le=6)
     prob_noise: float = Field(default=0.02, ge=0.0, le=0.5)
@@ -140,6 +146,12 @@ class GatewaySettings(_Section):
         default=False, description="take client_ip from X-Forwarded-For (behind a trusted LB)"
     )
     detection: bool = True
+    content_inline: bool = Field(
+        default=False,
+        description="score each prompt before forwarding it (acts on that very request, costs "
+        "the content model's time per request); off: scored in the scorer process and acted on "
+        "from the account's next request",
+    )
     policy: PolicySettings = PolicySettings()
 
 

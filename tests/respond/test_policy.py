@@ -106,3 +106,10 @@ def test_known_good_ignores_detection_but_not_rate_limits() -> None:
     assert POLICY.decide(s).action is Action.ALLOW
     limited = Signals(tier=Verification.EMAIL, known_good=True, retry_after_s=5.0)
     assert POLICY.decide(limited).action is Action.THROTTLE
+
+
+def test_a_held_hot_prompt_degrades() -> None:
+    d = POLICY.decide(
+        Signals(tier=Verification.PHONE, held_content="content:x=0.9 (earlier prompt)")
+    )
+    assert d.action is Action.DEGRADE and d.reasons == ("content:x=0.9 (earlier prompt)",)

@@ -151,6 +151,9 @@ class GatewayApp:
         self._rid = 0
         self._rng = random.Random()
         self._detect = settings.detection
+        self._content_inline = settings.detection and (
+            settings.content_inline or self.online is None
+        )
         self._log_content = settings.log_content
 
     # ---- ASGI entry -------------------------------------------------------------------------
@@ -461,7 +464,11 @@ class GatewayApp:
                 self._state_back()
             retry, limit_reason = self._limits(usage, principal, factor, cluster_id, now)
             if online is not None:
-                view = decode_score(usage.online) if usage.online else online.view(account_id)
+                view = (
+                    decode_score(usage.online, now)
+                    if usage.online
+                    else online.view(account_id, now)
+                )
 
         text: str | None = None
         if endpoint is Endpoint.CHAT:
@@ -469,7 +476,9 @@ class GatewayApp:
         elif endpoint is Endpoint.COMPLETIONS:
             p = doc["prompt"]
             text = p if isinstance(p, str) else "\n".join(x for x in p if isinstance(x, str))
-        content = self.detection.content_scores(text) if self._detect else None
+        # Inline: the content model judges this very request. Otherwise the scorer process
+        # scores the prompt after the fact and a hot one degrades the account's next requests.
+        content = self.detection.content_scores(text) if self._content_inline else None
 
         decision = self.policy.decide(
             Signals(
@@ -478,6 +487,7 @@ class GatewayApp:
                 enforcement=entry,
                 online_score=view[0],
                 online_reasons=view[1],
+                held_content=view[2],
                 content=content,
                 retry_after_s=retry,
                 limit_reason=limit_reason,

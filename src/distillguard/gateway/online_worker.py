@@ -28,11 +28,20 @@ from typing import Any
 import orjson
 import structlog
 
-__all__ = ["NO_SCORE", "OnlineWorker", "decode_score", "score_key", "state_key"]
+__all__ = [
+    "NO_SCORE",
+    "OnlineView",
+    "OnlineWorker",
+    "decode_score",
+    "score_key",
+    "state_key",
+]
 
 log = structlog.get_logger(__name__)
 
-NO_SCORE: tuple[float, tuple[str, ...]] = (0.0, ())
+# (behaviour score, its reasons, the reason of a hot prompt still holding or None)
+OnlineView = tuple[float, tuple[str, ...], str | None]
+NO_SCORE: OnlineView = (0.0, (), None)
 _MAX_STATES = 200_000
 _STATE_TTL_S = 7 * 86_400
 
@@ -45,11 +54,14 @@ def score_key(prefix: str, account_id: str) -> str:
     return f"{prefix}os:{account_id}"
 
 
-def decode_score(raw: bytes | None) -> tuple[float, tuple[str, ...]]:
+def decode_score(raw: bytes | None, now: float) -> OnlineView:
+    """``[score, reasons, hot_until, hot_reason]`` as the scorer writes it; the hot prompt's
+    reason counts while ``hot_until`` (epoch seconds) lies ahead."""
     if not raw:
         return NO_SCORE
-    score, reasons = orjson.loads(raw)
-    return float(score), tuple(reasons)
+    doc = orjson.loads(raw)
+    hot = doc[3] if len(doc) > 3 and doc[3] and doc[2] > now else None
+    return float(doc[0]), tuple(doc[1]), hot
 
 
 def _dump_state(state: Any) -> bytes:
@@ -58,11 +70,21 @@ def _dump_state(state: Any) -> bytes:
     return orjson.dumps(state, default=sorted)
 
 
+def _hot(content: Mapping[str, float] | None, threshold: float) -> str | None:
+    if not content:
+        return None
+    name, value = max(((k, v) for k, v in content.items() if k != "overall"), key=lambda kv: kv[1])
+    return f"content:{name}={value:.2f} (earlier prompt)" if value >= threshold else None
+
+
 def _worker_main(
     inq: mp.Queue[list[Any] | None],
     outq: mp.Queue[list[Any] | None],
     redis_url: str | None,
     prefix: str,
+    score_content: bool,
+    hot_at: float,
+    hold_s: float,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -75,6 +97,15 @@ def _worker_main(
         template_id = templates.template_id
     except ImportError:
         log.warning("gateway.online.templates_unavailable")
+    model: Any = None
+    if score_content:
+        try:
+            from distillguard.detect.content import ContentModel
+
+            model = ContentModel.load()
+        except Exception as exc:  # the parent loaded it already; say why it failed here
+            log.error("gateway.online.content_unavailable", error=str(exc))
+    hot: dict[str, tuple[float, str]] = {}
     states: dict[str, Any] = {}
     client = None
     if redis_url:
@@ -105,23 +136,30 @@ def _worker_main(
             # The prompt's template fingerprint is computed here, off the request path.
             text = obs.pop("text", None)
             obs["template_id"] = template_id(text) if template_id is not None and text else None
+            if model is not None and text and obs.get("content") is None:
+                obs["content"] = model.score_one(text)
+            flag = _hot(obs.get("content"), hot_at)
+            if flag is not None:
+                hot[account_id] = (obs["ts"] + hold_s, flag)
             state = touched.get(account_id) or loaded.get(account_id) or states.get(account_id)
             if state is None:
                 state = online.initial_state(verification=tier)
             state, score = online.update(state, online.Observation(**obs))
             touched[account_id] = state
-            results.append((account_id, score.score, score.reasons))
+            until, flag = hot.get(account_id, (0.0, ""))
+            results.append((account_id, score.score, score.reasons, until, flag))
         if len(states) > _MAX_STATES:
             states.clear()  # bounded memory; accounts re-learn (documented in the README)
+            hot.clear()
         states.update(touched)
         if client is not None:
             try:
                 pipe = client.pipeline(transaction=False)
-                last = {a: (s, r) for a, s, r in results}
+                last = {r[0]: r[1:] for r in results}
                 for account_id, state in touched.items():
                     pipe.set(state_key(prefix, account_id), _dump_state(state), ex=_STATE_TTL_S)
-                    s, r = last[account_id]
-                    pipe.set(score_key(prefix, account_id), orjson.dumps([s, r]), ex=_STATE_TTL_S)
+                    blob = orjson.dumps(list(last[account_id]))
+                    pipe.set(score_key(prefix, account_id), blob, ex=_STATE_TTL_S)
                 pipe.execute()
             except Exception as exc:
                 log.warning("gateway.online.redis_write_failed", error=type(exc).__name__)
@@ -139,7 +177,14 @@ class OnlineWorker:
         prefix: str = "dg:",
         flush_s: float = 0.005,
         max_pending: int = 50_000,
+        score_content: bool = False,
+        content_hot_at: float = 0.85,
+        content_hold_s: float = 600.0,
     ) -> None:
+        self.score_content = score_content
+        self.content_hot_at = content_hot_at
+        self.content_hold_s = content_hold_s
+        self._hot: dict[str, tuple[float, str]] = {}
         self.redis_url = redis_url
         self.prefix = prefix
         self.flush_s = flush_s
@@ -163,7 +208,15 @@ class OnlineWorker:
         self._outq = ctx.Queue()
         self._proc = ctx.Process(
             target=_worker_main,
-            args=(self._inq, self._outq, self.redis_url, self.prefix),
+            args=(
+                self._inq,
+                self._outq,
+                self.redis_url,
+                self.prefix,
+                self.score_content,
+                self.content_hot_at,
+                self.content_hold_s,
+            ),
             name="dg-online-scorer",
             daemon=True,
         )
@@ -177,8 +230,12 @@ class OnlineWorker:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
-    def view(self, account_id: str) -> tuple[float, tuple[str, ...]]:
-        return self.scores.get(account_id, NO_SCORE)
+    def view(self, account_id: str, now: float) -> OnlineView:
+        """The account's latest behaviour score and reasons, and a hot prompt's reason while
+        it holds (in-process mode; with Redis the gateway reads the same from Redis)."""
+        score, reasons = self.scores.get(account_id, (0.0, ()))
+        hot = self._hot.get(account_id)
+        return score, reasons, hot[1] if hot is not None and hot[0] > now else None
 
     def submit(self, account_id: str, tier: str, obs: Mapping[str, Any]) -> None:
         if self._loop is None:
@@ -227,10 +284,13 @@ class OnlineWorker:
     def _apply(self, results: list[Any]) -> None:
         self.pending -= len(results)
         self.scored += len(results)
-        for account_id, score, reasons in results:
+        for account_id, score, reasons, until, flag in results:
             self.scores[account_id] = (score, tuple(reasons))
+            if flag:
+                self._hot[account_id] = (until, flag)
         if len(self.scores) > _MAX_STATES:
             self.scores.clear()
+            self._hot.clear()
 
     async def aclose(self, timeout_s: float = 10.0) -> None:
         """Score what is queued, then stop the child."""

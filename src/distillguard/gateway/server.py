@@ -107,7 +107,13 @@ def build_app(
     )
     detection = detection if detection is not None else load_detection(g.detection)
     online = (
-        OnlineWorker(redis_url=g.redis_url, prefix=g.redis_prefix)
+        OnlineWorker(
+            redis_url=g.redis_url,
+            prefix=g.redis_prefix,
+            score_content=detection.content is not None and not g.content_inline,
+            content_hot_at=g.policy.content_degrade_at,
+            content_hold_s=g.policy.content_hold_s,
+        )
         if g.detection and detection.online
         else None
     )

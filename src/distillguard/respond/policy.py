@@ -32,8 +32,11 @@ _TIER_RANK = {v: i for i, v in enumerate(Verification)}
 class Signals:
     """Everything known about one request when the policy runs.
 
-    ``content`` is ``None`` when the request carries no text (embeddings of token ids, predict)
-    or detection is off; ``retry_after_s`` is set when a rate limit is exhausted.
+    ``content`` is ``None`` when the request carries no text (embeddings of token ids, predict),
+    detection is off, or prompts are scored off the request path; then ``held_content`` names
+    a recent prompt of the account that crossed the content threshold (it degrades the
+    account's requests for ``content_hold_s``). ``retry_after_s`` is set when a rate limit is
+    exhausted.
     """
 
     tier: Verification
@@ -42,6 +45,7 @@ class Signals:
     online_score: float = 0.0
     online_reasons: tuple[str, ...] = ()
     content: Mapping[str, float] | None = None
+    held_content: str | None = None
     retry_after_s: float | None = None
     limit_reason: str | None = None
 
@@ -77,6 +81,7 @@ class Policy:
             and s.enforcement is None
             and s.online_score < self.settings.online_degrade_at
             and not s.content
+            and s.held_content is None
         ):
             return _ALLOW
         p = self.settings
@@ -139,6 +144,9 @@ class Policy:
                 raise_to(Action.BLOCK, f"content:{name}={value:.2f}")
             elif value >= p.content_degrade_at:
                 raise_to(Action.DEGRADE, f"content:{name}={value:.2f}")
+
+        if s.held_content is not None:
+            raise_to(Action.DEGRADE, s.held_content)
 
         if action is Action.ALLOW and not reasons:
             return _ALLOW
