@@ -9,6 +9,7 @@ import pytest
 
 from distillguard.simulate.fixtures import WorldPaths, small_world
 from tests.conftest import SHARED_DATA
+from tests.simulate.giveaways import events_sql, table_sql
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +20,16 @@ def mixed_world(tmp_path_factory: pytest.TempPathFactory) -> WorldPaths:
 
 @pytest.fixture(scope="session")
 def world_db(mixed_world: WorldPaths) -> duckdb.DuckDBPyConnection:
-    """The mixed world as DuckDB views ``ev``, ``acc``, ``lab``."""
+    """The mixed world as DuckDB tables ``ev``, ``acc``, ``lab``."""
+    return load_world(mixed_world)
+
+
+def load_world(paths: WorldPaths) -> duckdb.DuckDBPyConnection:
+    """A world's files as DuckDB tables ``ev``, ``acc``, ``lab``."""
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE ev AS SELECT * FROM read_json_auto('{mixed_world.events}')")
-    con.execute(f"CREATE TABLE acc AS SELECT * FROM read_json_auto('{mixed_world.accounts}')")
-    con.execute(f"CREATE TABLE lab AS SELECT * FROM read_json_auto('{mixed_world.labels}')")
+    con.execute(f"CREATE TABLE ev AS SELECT * FROM {events_sql(paths.events)}")
+    con.execute(f"CREATE TABLE acc AS SELECT * FROM {table_sql(paths.accounts)}")
+    con.execute(f"CREATE TABLE lab AS SELECT * FROM {table_sql(paths.labels)}")
     return con
 
 

@@ -14,6 +14,47 @@ from pathlib import Path
 
 import duckdb
 
+_EVENT_COLUMNS = {
+    "request_id": "VARCHAR",
+    "ts": "VARCHAR",
+    "account_id": "VARCHAR",
+    "api_key_id": "VARCHAR",
+    "org_id": "VARCHAR",
+    "endpoint": "VARCHAR",
+    "model": "VARCHAR",
+    "client_ip": "VARCHAR",
+    "asn": "BIGINT",
+    "country": "VARCHAR",
+    "user_agent": "VARCHAR",
+    "client_fingerprint": "VARCHAR",
+    "messages": "STRUCT(role VARCHAR, content VARCHAR)[]",
+    "prompt": "VARCHAR",
+    "features": "DOUBLE[]",
+    "params": "JSON",
+    "response_text": "VARCHAR",
+    "response_probs": "DOUBLE[]",
+    "prompt_tokens": "BIGINT",
+    "completion_tokens": "BIGINT",
+    "status": "BIGINT",
+    "latency_ms": "DOUBLE",
+    "action": "VARCHAR",
+}
+
+
+def events_sql(path: Path) -> str:
+    """A DuckDB table expression reading simulated events with the spec's column types
+    (``params`` as JSON whatever keys it holds)."""
+    if path.suffix == ".parquet":
+        return f"read_parquet('{path}')"
+    cols = ", ".join(f"'{k}': '{v}'" for k, v in _EVENT_COLUMNS.items())
+    return f"read_json('{path}', format = 'newline_delimited', columns = {{{cols}}})"
+
+
+def table_sql(path: Path) -> str:
+    """Accounts or labels (flat records)."""
+    return f"read_json_auto('{path}', sample_size = -1)"
+
+
 EVENT_FIELDS = (
     "api_key_id",
     "org_id",
@@ -51,10 +92,9 @@ class Giveaway:
 
 
 def _load(con: duckdb.DuckDBPyConnection, events: Path, accounts: Path, labels: Path) -> None:
-    reader = "read_parquet" if events.suffix == ".parquet" else "read_json_auto"
-    con.execute(f"CREATE TABLE ev AS SELECT * FROM {reader}('{events}')")
-    con.execute(f"CREATE TABLE acc AS SELECT * FROM read_json_auto('{accounts}')")
-    con.execute(f"CREATE TABLE lab AS SELECT * FROM read_json_auto('{labels}')")
+    con.execute(f"CREATE TABLE ev AS SELECT * FROM {events_sql(events)}")
+    con.execute(f"CREATE TABLE acc AS SELECT * FROM {table_sql(accounts)}")
+    con.execute(f"CREATE TABLE lab AS SELECT * FROM {table_sql(labels)}")
 
 
 def _pair_queries(con: duckdb.DuckDBPyConnection) -> list[str]:

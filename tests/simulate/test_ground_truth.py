@@ -12,6 +12,7 @@ from distillguard.simulate import SCENARIOS, CampaignKind, scenario, simulate
 from distillguard.simulate.fixtures import small_world
 from distillguard.simulate.textgen import COT_PHRASES
 from tests.conftest import SHARED_DATA
+from tests.simulate.giveaways import events_sql
 
 COT = re.compile(
     r"reasoning|step by step|chain of thought|thought process|intermediate step|think",
@@ -20,16 +21,16 @@ COT = re.compile(
 
 
 def _db(paths) -> duckdb.DuckDBPyConnection:  # type: ignore[no-untyped-def]
-    con = duckdb.connect()
-    con.execute(f"CREATE TABLE ev AS SELECT * FROM read_json_auto('{paths.events}')")
-    con.execute(f"CREATE TABLE acc AS SELECT * FROM read_json_auto('{paths.accounts}')")
-    con.execute(f"CREATE TABLE lab AS SELECT * FROM read_json_auto('{paths.labels}')")
-    return con
+    from tests.simulate.conftest import load_world
+
+    return load_world(paths)
 
 
 @pytest.mark.parametrize("kind", [k.value for k in CampaignKind])
 def test_single_campaign_scenario_ground_truth(tmp_path: Path, kind: str) -> None:
-    paths = small_world(tmp_path, seed=21, name=kind, accounts=250, days=0.25)
+    # low-and-slow accounts keep human hours: give them a whole day to show up
+    days = 1.0 if kind == CampaignKind.LOW_AND_SLOW else 0.25
+    paths = small_world(tmp_path, seed=21, name=kind, accounts=250, days=days)
     con = _db(paths)
     config = scenario(kind, accounts=250)
     want = sum(c.accounts for c in config.campaigns)
@@ -45,7 +46,7 @@ def test_single_campaign_scenario_ground_truth(tmp_path: Path, kind: str) -> Non
         "SELECT count(*) FROM lab WHERE label = 'malicious' AND account_id NOT IN "
         "(SELECT DISTINCT account_id FROM ev)"
     ).fetchone()[0]
-    assert silent <= 0.15 * want  # a few slow accounts may sleep through a short period
+    assert silent <= 0.1 * want
     benign_kinds = {
         r[0] for r in con.execute("SELECT DISTINCT kind FROM lab WHERE label = 'benign'").fetchall()
     }
@@ -157,7 +158,7 @@ def test_attack_prompts_come_from_the_requested_split(tmp_path: Path) -> None:
         r[0]
         for r in con.execute(
             "SELECT m.content FROM (SELECT unnest(messages) m FROM "
-            f"read_json_auto('{s.events_path}') WHERE messages IS NOT NULL) WHERE m.role = 'user'"
+            f"{events_sql(s.events_path)} WHERE messages IS NOT NULL) WHERE m.role = 'user'"
         ).fetchall()
     }
     assert texts & dev

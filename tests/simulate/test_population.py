@@ -100,13 +100,14 @@ def test_weekends_are_quieter_for_office_accounts(tmp_path) -> None:  # type: ig
     import duckdb
 
     from distillguard.simulate import scenario, simulate
+    from tests.simulate.giveaways import events_sql, table_sql
 
     config = scenario("benign_only", seed=8, accounts=100, days=7, volume_scale=0.15)
     s = simulate(config, tmp_path)
     con = duckdb.connect()
     rows = con.execute(
         "SELECT isodow(ts::TIMESTAMPTZ AT TIME ZONE 'UTC') >= 6, count(*) FROM "
-        f"read_json_auto('{s.events_path}') e JOIN read_json_auto('{s.labels_path}') l "
+        f"{events_sql(s.events_path)} e JOIN {table_sql(s.labels_path)} l "
         "USING (account_id) WHERE l.kind = 'corporate_nat' GROUP BY ALL"
     ).fetchall()
     per_day = {weekend: n / (2 if weekend else 5) for weekend, n in rows}

@@ -10,6 +10,7 @@ import pytest
 from distillguard.simulate import scenario, simulate
 from distillguard.simulate.prompts import load_library
 from tests.conftest import SHARED_DATA
+from tests.simulate.giveaways import events_sql
 
 
 def test_builtin_pools_are_varied(tmp_path: Path) -> None:
@@ -41,7 +42,7 @@ def test_simulation_runs_without_shared_data(tmp_path: Path) -> None:
         r[0]
         for r in con.execute(
             "SELECT m.content FROM (SELECT unnest(messages) m FROM "
-            f"read_json_auto('{s.events_path}') WHERE messages IS NOT NULL) "
+            f"{events_sql(s.events_path)} WHERE messages IS NOT NULL) "
             "WHERE m.role = 'user'"
         ).fetchall()
     ]

@@ -268,8 +268,15 @@ class Infrastructure:
                 for net in infra._by_kind[(NetKind.HOSTING, "*")]
             ]
         )
+        # Proxy exits sit in the big consumer ISPs, in proportion to their customers.
+        big = [(code, w) for code, w, _ in COUNTRIES if w >= 4]
+        total = sum(w for _, w in big)
         infra.resi_proxy = np.concatenate(
-            [infra.new_ips(NetKind.RESIDENTIAL, infra.country(), 200) for _ in range(400)]
+            [
+                infra.new_ips(NetKind.RESIDENTIAL, code, round(80_000 * w / total / 3), net=net)
+                for code, w in big
+                for net in infra._by_kind[(NetKind.RESIDENTIAL, code)]
+            ]
         )
         return infra
 

@@ -104,7 +104,7 @@ def _base(
             float(rng.uniform(0, 0.2)),
         ),
         adopt_max=float(rng.uniform(0.2, 0.9)) if early else float(rng.uniform(0, 0.1)),
-        adopt_lag_h=float(rng.uniform(1, 30)) if early else float(rng.uniform(24, 120)),
+        adopt_lag_h=float(rng.uniform(0.5, 12)) if early else float(rng.uniform(24, 120)),
         adopt_tau_h=float(rng.uniform(1, 12)),
         params=b.param_habits(int(rng.integers(1, 4))),
         system_rate=float(rng.choice([0.0, 0.1, 0.5, 1.0])),
@@ -313,8 +313,8 @@ def _privacy_vpn(b: WorldBuilder) -> Actor:
     rng = b.rng
     country = b.infra.country()
     pools = [
-        b.vpn_pool(0.5, n=int(rng.integers(20, 60)), rotation_s=float(rng.uniform(300, 1800))),
-        b.proxy_pool(0.4, int(rng.integers(20, 80)), float(rng.uniform(300, 3600))),
+        b.vpn_pool(0.4, n=int(rng.integers(20, 60)), rotation_s=float(rng.uniform(300, 1800))),
+        b.proxy_pool(0.5, int(rng.integers(20, 80)), float(rng.uniform(300, 3600))),
         b.home_pool(country, 1, 0.1),
     ]
     return _base(
@@ -377,10 +377,11 @@ def _sessions(
     days = int(np.ceil(b.config.days))
     for day in range(days):
         for _ in range(int(rng.poisson(per_day))):
-            hour = float(rng.uniform(*local_hours)) - tz
+            hour = (float(rng.uniform(*local_hours)) - tz) % 24
             start = day * _DAY + hour * 3600.0
             length = float(rng.uniform(*minutes)) * 60.0
-            start = float(np.clip(start, 0, max(0.0, b.period_s - length)))
+            if start >= b.period_s:  # a short period sees only the jobs that fall inside it
+                continue
             out.append(Session(start, start + length, float(rng.uniform(*events))))
     return out
 
@@ -556,8 +557,9 @@ def _red_team(b: WorldBuilder) -> Actor:
         Rhythm.OFFICE,
         {Source.JAILBREAK: 0.45, Source.EXTRACTION: 0.3, Source.CHAT: 0.15, Source.AGENTIC: 0.1},
         pools,
-        sessions=_sessions(b, 1.0, (100, 600), (30, 90), (9, 18), tz),
-        paraphrase_rate=float(rng.uniform(0.2, 0.6)),
+        # suites are run as published (mostly verbatim) and cover the whole corpus
+        sessions=_sessions(b, 1.5, (300, 1200), (30, 90), (9, 18), tz),
+        paraphrase_rate=float(rng.uniform(0.0, 0.3)),
         adopt_max=float(rng.uniform(0.5, 0.9)),
         adopt_lag_h=float(rng.uniform(2, 12)),
         tz_hours=tz,

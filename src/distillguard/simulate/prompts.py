@@ -127,6 +127,12 @@ def load_library(data_dir: Path | None, split: PromptSplit, seed: int) -> Prompt
     jailbreak = [str(r["text"]) for r in attack_rows if r.get("label") == "jailbreak"]
     injection = [str(r["text"]) for r in attack_rows if r.get("label") == "injection"]
     bench_gen = gen["bench"]
+    order = np.random.default_rng(np.random.SeedSequence([seed, 0xB2]))
+
+    def shuffled(texts: list[str]) -> list[str]:
+        return [texts[i] for i in order.permutation(len(texts))]
+
+    chat, search = shuffled(chat), shuffled(search)
     thirds = len(bench_gen) // 3
     lib = PromptLibrary(
         chat=pa.concat_arrays([_arr(chat), gen["chat"]]) if chat else gen["chat"],

@@ -46,6 +46,7 @@ _HARNESS_PREFIX = (
     "Q: Tom has 3 apples and buys 2 more. How many apples does he have?\nA: 5\n\nQ: ",
 )
 _HARNESS_SUFFIX = ("", "\nAnswer:", "", "\nA:")
+_POPULARITY_SKEW = 2.5
 _SOURCE_COMPLETION_FACTOR = np.ones(N_SOURCES)
 _SOURCE_COMPLETION_FACTOR[[Source.DISTILL, Source.SYNTH_DATA]] = 3.0
 _SOURCE_COMPLETION_FACTOR[[Source.SEARCH, Source.DOCUMENT]] = 0.5
@@ -80,6 +81,13 @@ def _pick(rng: np.random.Generator, pool: pa.Array, n: int) -> pa.Array:
     return pool.take(pa.array(rng.integers(0, len(pool), size=n)))
 
 
+def _popular(rng: np.random.Generator, pool: pa.Array, n: int) -> pa.Array:
+    """Draws with a heavy head: a few prompts are asked by very many users, most by few
+    (pools are shuffled at load, so popularity does not follow the source files)."""
+    idx = np.floor(len(pool) * rng.random(n) ** _POPULARITY_SKEW).astype(np.int64)
+    return pool.take(pa.array(np.minimum(idx, len(pool) - 1)))
+
+
 def _choose(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
     """One category per row of a cumulative-probability matrix."""
     u = rng.random(len(cum))
@@ -112,11 +120,11 @@ def _content(
     )
     cols = [system, _null(n), _null(n), _null(n), _null(n)]
     if src == Source.CHAT:
-        user = _cot_habit(rng, _pick(rng, lib.chat, n), t.cot_rate[a])
+        user = _cot_habit(rng, _popular(rng, lib.chat, n), t.cot_rate[a])
         # plenty of people type in lower case
         user = pc.if_else(pa.array(rng.random(n) < 0.06), pc.utf8_lower(user), user)
     elif src == Source.SEARCH:
-        user = _pick(rng, lib.search, n)
+        user = _popular(rng, lib.search, n)
     elif src in (Source.GSM8K, Source.MMLU, Source.HUMANEVAL):
         pool = {Source.GSM8K: lib.gsm8k, Source.MMLU: lib.mmlu, Source.HUMANEVAL: lib.humaneval}
         h = t.harness[a] % len(_HARNESS_PREFIX)
@@ -138,7 +146,7 @@ def _content(
     elif src == Source.TASK:
         user = pc.if_else(
             pa.array(rng.random(n) < 0.5),
-            _pick(rng, ctx.seeds, n),
+            _popular(rng, ctx.seeds, n),
             textgen.generated_task(rng, n, (0.4, 0.3, 0.2, 0.1)),
         )
         user = _cot_habit(rng, user, t.cot_rate[a])

@@ -375,7 +375,17 @@ def candidate_answers(rng: np.random.Generator, n: int) -> pa.Array:
 
 
 def agent_task(rng: np.random.Generator, n: int) -> pa.Array:
-    return _fill_n(rng, compose(rng, n, _AGENT_TASKS, ("", ".", " Use the tools you have.")))
+    return _fill_n(
+        rng,
+        compose(
+            rng,
+            n,
+            _AGENT_TASKS,
+            (" for ticket #", " for customer ", " in project ", " (job ", " - request "),
+            _numbers(rng, n, 100, 99999),
+            ("", ".", ") Use the tools you have.", ". Report back when done."),
+        ),
+    )
 
 
 def tool_call(rng: np.random.Generator, n: int) -> pa.Array:

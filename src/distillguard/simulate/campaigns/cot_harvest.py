@@ -27,7 +27,7 @@ def build(b: WorldBuilder, cfg: CotHarvestConfig, index: int) -> None:
     distill = max(0.0, 1.0 - cfg.rubric_share - cfg.agentic_share)
     for _ in range(cfg.accounts):
         country = b.infra.country()
-        pools = op.pools(b, int(rng.integers(30, 80)), 900.0)
+        pools = op.pools(b, int(rng.integers(15, 40)), 900.0)
         account = b.account(
             created_s=b.aged_created_s(30.0, 0.7),
             country=country,

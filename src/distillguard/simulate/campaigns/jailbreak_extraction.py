@@ -18,7 +18,7 @@ def build(b: WorldBuilder, cfg: JailbreakExtractionConfig, index: int) -> None:
     attack, extract = cfg.attack_share, cfg.extraction_share
     for _ in range(cfg.accounts):
         country = b.infra.country()
-        pools = op.pools(b, int(rng.integers(10, 30)), 1800.0)
+        pools = op.pools(b, int(rng.integers(4, 10)), 1800.0)
         disposable = rng.random() < 0.2
         account = b.account(
             created_s=b.aged_created_s(5.0, 1.0),

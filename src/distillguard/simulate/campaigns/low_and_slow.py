@@ -28,7 +28,7 @@ def build(b: WorldBuilder, cfg: LowAndSlowConfig, index: int) -> None:
     theft = cfg.theft_share
     for _ in range(cfg.accounts):
         country = b.infra.country()
-        pools = op.pools(b, int(rng.integers(4, 12)), 6 * 3600.0)
+        pools = op.pools(b, int(rng.integers(2, 6)), 6 * 3600.0)
         account = b.account(
             created_s=b.aged_created_s(120.0, 0.8),
             country=country,

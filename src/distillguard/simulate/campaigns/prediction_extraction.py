@@ -20,7 +20,7 @@ def build(b: WorldBuilder, cfg: PredictionExtractionConfig, index: int) -> None:
     attack = 1.0 - cfg.natural_share
     for _ in range(cfg.accounts):
         country = b.infra.country()
-        pools = op.pools(b, int(rng.integers(10, 30)), 1800.0)
+        pools = op.pools(b, int(rng.integers(4, 10)), 1800.0)
         account = b.account(
             created_s=b.aged_created_s(20.0, 0.8),
             country=country,

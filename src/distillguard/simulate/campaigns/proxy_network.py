@@ -27,7 +27,7 @@ def build(b: WorldBuilder, cfg: ProxyNetworkConfig, index: int) -> None:
     theft = cfg.theft_share
     for _ in range(cfg.accounts):
         country = b.infra.country()
-        pools = op.pools(b, int(rng.integers(10, 25)), cfg.rotation_s)
+        pools = op.pools(b, int(rng.integers(4, 10)), cfg.rotation_s)
         aged = rng.random() < 0.5
         account = b.account(
             created_s=b.aged_created_s(60.0 if aged else 4.0, 0.8),

@@ -69,7 +69,7 @@ def build(b: WorldBuilder, cfg: SignupFarmConfig, index: int) -> None:
             b,
             account,
             {Source.DISTILL: 0.6, Source.RUBRIC: 0.25, Source.AGENTIC: 0.15},
-            op.pools(b, int(rng.integers(10, 30)), 1200.0),
+            op.pools(b, int(rng.integers(5, 12)), 1200.0),
             Rhythm.SESSIONS,
             style=style,
             sessions=sessions,
