@@ -15,6 +15,8 @@ def test_row_text_prefers_text_then_messages_then_prompt() -> None:
     assert row_text({"features": [1.0, 2.0]}) is None
     assert row_text({"text": "   ", "messages": []}) is None
     assert row_text({"text": 5}) is None
+    parts = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "u"}}]
+    assert row_text({"messages": [{"role": "user", "content": parts}]}) == "look"
 
 
 def test_score_rows_keeps_every_row_and_field(model: ContentModel) -> None:

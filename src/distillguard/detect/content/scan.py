@@ -30,6 +30,20 @@ SCAN_FIELDS: tuple[str, ...] = (*HEADS[:-1], "score", "scan_status")
 field with one of these names is overwritten."""
 
 
+def _content_text(content: object) -> str:
+    # The spec's content is a string; OpenAI-style logs also carry a list of typed parts, of
+    # which the text parts are read (images and audio are not content this model scores).
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"]
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
 def row_text(row: Mapping[str, Any]) -> str | None:
     """The text to score for one row, or ``None`` when it carries none."""
     text = row.get("text")
@@ -38,13 +52,11 @@ def row_text(row: Mapping[str, Any]) -> str | None:
     messages = row.get("messages")
     if isinstance(messages, list):
         parts = [
-            m["content"]
+            _content_text(m.get("content"))
             for m in messages
-            if isinstance(m, Mapping)
-            and m.get("role") != "assistant"
-            and isinstance(m.get("content"), str)
+            if isinstance(m, Mapping) and m.get("role") != "assistant"
         ]
-        joined = "\n".join(parts)
+        joined = "\n".join(p for p in parts if p)
         if joined.strip():
             return joined
     prompt = row.get("prompt")
