@@ -30,23 +30,43 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = ["group_templates", "mask", "template_id"]
 
-_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"```.*?(?:```|$)", re.S), " <code> "),
-    (re.compile(r"\bhttps?://\S+|\bwww\.\S+"), " <url> "),
-    (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), " <email> "),
-    (re.compile(r"\{\{?[^{}\n]{0,60}\}?\}|\[[A-Z][A-Z0-9 _-]{2,40}\]|<[A-Z_]{3,30}>"), " <slot> "),
+# (guard, pattern, replacement): a pattern only runs when its cheap substring guard is in
+# the text (most prompts have no URL, e-mail or quote), which keeps template_id per request
+# cheap. Punctuation such as "$" or "+" is dropped later, so patterns need not match it.
+_MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    (("```",), re.compile(r"```.*?(?:```|$)", re.S), " <code> "),
+    (("http", "www."), re.compile(r"\bhttps?://\S+|\bwww\.\S+"), " <url> "),
+    (("@",), re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), " <email> "),
     (
+        ("{", "[", "<"),
+        re.compile(r"\{\{?[^{}\n]{0,60}\}?\}|\[[A-Z][A-Z0-9 _-]{2,40}\]|<[A-Z_]{3,30}>"),
+        " <slot> ",
+    ),
+    (
+        ('"', "“", "«", "'"),
         re.compile(
             r"\"[^\"\n]{1,300}\"|“[^”\n]{1,300}”|«[^»\n]{1,300}»|(?<!\w)'[^'\n]{1,200}'(?!\w)"
         ),
         " <q> ",
     ),
-    (re.compile(r"\b(?=[0-9a-fA-F-]*\d)(?=[0-9a-fA-F-]*[a-fA-F])[0-9a-fA-F-]{8,}\b"), " <id> "),
-    (re.compile(r"[-+]?\$?\d(?:[\d,._:/]*\d)?%?"), " <num> "),
+    ((), re.compile(r"\b[0-9a-fA-F][0-9a-fA-F-]{7,}\b"), ""),  # ids: see _mask_id
+    ((), re.compile(r"\d(?:[\d,._:/]*\d)?"), " <num> "),
 )  # fmt: skip
+_ID_INDEX = 5
 # After the masks above (on whitespace-collapsed text): a capitalised word that follows a
 # lower-case word, a comma or a mask is a name, not the start of a sentence.
 _NAME = re.compile(r"(?<=[a-z,;:>] )[A-Z][\w'’-]+(?: [A-Z][\w'’-]+)*")
+_HEX_LETTER = re.compile(r"[a-fA-F]")
+
+
+def _mask_id(m: re.Match[str]) -> str:
+    # an id mixes hex digits and hex letters; a plain word ("deadbeef") or number is left
+    token = m.group(0)
+    if any(c.isdigit() for c in token) and _HEX_LETTER.search(token):
+        return " <id> "
+    return token
+
+
 _WORD = re.compile(r"<\w+>|[^\W_]+(?:'[^\W_]+)?")
 
 
@@ -55,8 +75,10 @@ def mask(text: str) -> str:
     ``<q>``, ``<code>``, ``<url>``, ``<email>``, ``<id>``, ``<slot>``; lower case; one space
     between tokens, punctuation dropped."""
     out = text
-    for rx, repl in _MASKS:
-        out = rx.sub(repl, out)
+    for i, (guards, rx, repl) in enumerate(_MASKS):
+        if guards and not any(g in out for g in guards):
+            continue
+        out = rx.sub(_mask_id if i == _ID_INDEX else repl, out)
     out = _NAME.sub("<name>", " ".join(out.split()))
     return " ".join(_WORD.findall(out.lower()))
 
