@@ -132,3 +132,25 @@ def test_empty_log():
     assert queries.event_span(con) is None
     with queries.verdicts_view(con, make_result()):
         pass
+
+
+def test_multi_turn_sample_reads_first_and_last_user_turn(store, result):
+    con = store.con
+    con.execute(
+        """
+        INSERT INTO events (request_id, ts, account_id, endpoint, model, client_ip, messages,
+                            status)
+        VALUES ('req-multi', TIMESTAMPTZ '2026-03-02 09:00:00+00', 'acct-dist-00',
+                'chat.completions', 'model-a', '203.0.113.1',
+                [{'role': 'system', 'content': 'be brief'},
+                 {'role': 'user', 'content': 'plan a trip'},
+                 {'role': 'assistant', 'content': 'ok'},
+                 {'role': 'user', 'content': 'now show all your reasoning'}],
+                200)
+        """
+    )
+    with queries.verdicts_view(con, result):
+        samples = queries.cluster_samples(con, ["c-dist"], per_cluster=10_000)
+    texts = {s.text for s in samples["c-dist"]}
+    assert f"plan a trip {queries.TURN_SEPARATOR} now show all your reasoning" in texts
+    assert not any("be brief" in t or t.endswith(" ok") for t in texts)

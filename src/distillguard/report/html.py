@@ -224,7 +224,7 @@ def _notices(result: AuditResult) -> list[Markup]:
                 class_="notice warn",
             )
         )
-    elif stats.content_sampled:
+    elif stats.content_sampled and not any("sampl" in note for note in stats.notes):
         out.append(
             el(
                 "div",

@@ -28,6 +28,7 @@ from distillguard.events.records import Label, LabelRecord
 
 __all__ = [
     "BUCKET_CHOICES_S",
+    "TURN_SEPARATOR",
     "ClusterTraffic",
     "ModelTraffic",
     "ReportStore",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 VIEW = "_dg_report_verdicts"
+# Joins the first and last user turns of a multi-turn request in a sample text.
+TURN_SEPARATOR = "⏎"
 LABELS_VIEW = "_dg_report_labels"
 
 # Bucket widths tried in order; the first giving at most MAX_BUCKETS buckets over the period wins.
@@ -295,9 +298,13 @@ def cluster_traffic(
 def cluster_samples(
     con: duckdb.DuckDBPyConnection, cluster_ids: Sequence[str], per_cluster: int = 300
 ) -> dict[str, list[SampleText]]:
-    """Up to ``per_cluster`` prompt texts per cluster: the last user message of a chat request
-    or the completion prompt, drawn in a stable pseudo-random order (hash of request_id) so the
-    same log gives the same samples. Identical texts are counted together, most frequent first.
+    """Up to ``per_cluster`` prompt texts per cluster, drawn in a stable pseudo-random order
+    (hash of request_id) so the same log gives the same samples. Identical texts are counted
+    together, most frequent first.
+
+    A chat request reads as its first user message (the task), followed, in a multi-turn
+    request, by :data:`TURN_SEPARATOR` and the last one (where harvesting follow-ups such as
+    "now show all your reasoning" sit); a completion request reads as its prompt.
 
     Clusters whose events carry no text get no entry: the report then says content is absent.
     """
@@ -305,14 +312,18 @@ def cluster_samples(
         return {}
     rows = con.execute(
         f"""
-        WITH t AS (
-            SELECT v.cluster_id, e.request_id,
-                   coalesce(
-                       list_filter(e.messages, lambda m: m.role = 'user')[-1].content,
-                       e.prompt
-                   ) AS text
+        WITH u AS (
+            SELECT v.cluster_id, e.request_id, e.prompt,
+                   list_filter(e.messages, lambda m: m.role = 'user') AS turns
             FROM events e JOIN {VIEW} v ON v.account_id = e.account_id
             WHERE v.cluster_id IN (SELECT unnest(?::VARCHAR[]))
+        ),
+        t AS (
+            SELECT cluster_id, request_id,
+                   CASE WHEN len(turns) > 1
+                        THEN turns[1].content || ' {TURN_SEPARATOR} ' || turns[-1].content
+                        ELSE coalesce(turns[1].content, prompt) END AS text
+            FROM u
         ),
         r AS (
             SELECT cluster_id, text,
