@@ -3,11 +3,16 @@
 **Per account.** ``logit = BIAS + sum_d WEIGHTS[d] * evidence_d`` (evidence in [0, 1]; a
 detector that could not judge contributes nothing), ``score = sigmoid(logit)``. The weights say
 how much each kind of evidence means on its own; the bias is set so that no single detector at
-full strength crosses the flag threshold (0.5) alone: theft takes two independent lines of
-evidence, e.g. reasoning elicitation from a fresh unverified account. The constants were chosen by
-hand from what each behaviour means and then checked (not fitted) on the tuning seeds 1-3 of the
-simulator (see benchmarks/detect.py); evaluation seeds 101-105 were never looked at while setting
-them.
+full strength crosses the flag threshold (0.5) alone (except a PRADA/coverage finding on predict
+traffic): theft takes two independent lines of evidence, e.g. reasoning elicitation from a fresh
+unverified account. How the constants were set: a prior by hand from what each behaviour means,
+then a non-negative, L2-regularised logistic fit of the per-account evidence on the simulator's
+*tuning* seeds (1-3, benign accounts weighted 3x), then a blend of the two rounded to one decimal
+that leans less on the two detectors the fit liked most (proxy rotation, release chasing), since
+other people's traffic will not look like our simulator's. Evaluation seeds (101 and up, see
+benchmarks/detect.py) were never looked at while setting them. The score is calibrated for a
+population where roughly a quarter of accounts are in campaigns (the tuning worlds); with a
+rarer threat the same score overstates the probability, but the ranking holds.
 
 **Per cluster.** ``cluster_logit = logit(q) + COORD_WEIGHT * cohesion + SIZE_WEIGHT *
 log2(size)`` where ``q`` is the mean score of the more suspicious half of the members. The
@@ -45,29 +50,29 @@ __all__ = [
     "sigmoid",
 ]
 
-BIAS = -4.2
+BIAS = -5.2
 WEIGHTS: Mapping[str, float] = {
-    "volume_shape": 1.2,
-    "reasoning_params": 1.6,
-    "elicitation": 2.6,
-    "content_abuse": 2.6,
-    "capability_coverage": 1.4,
-    "template_concentration": 0.9,
-    "timing_regularity": 0.9,
-    "release_chasing": 1.6,
-    "infra_diversity": 1.4,
-    "identity_risk": 2.0,
+    "volume_shape": 1.4,
+    "reasoning_params": 0.8,
+    "elicitation": 1.8,
+    "content_abuse": 1.2,
+    "capability_coverage": 1.6,
+    "template_concentration": 0.6,
+    "timing_regularity": 1.0,
+    "release_chasing": 2.6,
+    "infra_diversity": 2.4,
+    "identity_risk": 1.8,
     "prediction_extraction": 4.6,
 }
-BIAS_METADATA = -4.2
+BIAS_METADATA = -4.8
 WEIGHTS_METADATA: Mapping[str, float] = {
-    "volume_shape": 1.2,
-    "reasoning_params": 1.6,
+    "volume_shape": 1.6,
+    "reasoning_params": 0.8,
     "capability_coverage": 0.0,
-    "timing_regularity": 0.9,
-    "release_chasing": 1.6,
-    "infra_diversity": 1.4,
-    "identity_risk": 2.0,
+    "timing_regularity": 1.2,
+    "release_chasing": 2.8,
+    "infra_diversity": 2.6,
+    "identity_risk": 1.8,
     "prediction_extraction": 4.6,
 }
 CONTENT_DETECTORS = ("elicitation", "content_abuse", "template_concentration")
