@@ -17,9 +17,13 @@ Signals (all in [0, 1], higher is more suspicious):
   distillation harvest). An ordinary "let's think step by step" is *not* this signal.
 - ``rubric``: grading-rubric and preference requests ("score this response 1-10", "which of
   responses A and B is better"): reward-model data harvesting.
-- ``overall``: a sixth head trained on "any of the above" against benign prompts. It is not
-  the maximum of the five: it is the one score whose 1%-false-positive threshold is set for
-  the question "is this prompt suspicious at all", and its benign look-alikes are shared.
+- ``overall``: "is this prompt suspicious at all". A sixth head is trained on "any of the
+  above" against benign prompts; ``overall`` combines it with the jailbreak, injection and
+  extraction heads: each head's logit is shifted so that 0 sits at that head's own
+  1%-false-positive threshold, and ``overall = sigmoid(max of the shifted logits)``. So
+  ``overall > 0.5`` means at least one of those heads crossed its own threshold. The specific
+  heads generalise better to unseen attack sources than the any-attack head alone (see the
+  model card), which is why they are combined rather than trusted to one head.
 """
 
 from __future__ import annotations
@@ -189,7 +193,16 @@ class ContentModel:
     :meth:`score` for batches or :meth:`score_one` on the hot path.
     """
 
-    __slots__ = ("_w", "_w_hashed", "_w_struct_scaled", "_bias_eff", "metadata", "thresholds")
+    __slots__ = (
+        "_bias_eff",
+        "_combine_idx",
+        "_combine_offset",
+        "_w",
+        "_w_hashed",
+        "_w_struct_scaled",
+        "metadata",
+        "thresholds",
+    )
 
     def __init__(self, weights: ModelWeights) -> None:
         self._w = weights
@@ -199,6 +212,15 @@ class ContentModel:
         self._w_struct_scaled = np.ascontiguousarray(scaled, dtype=np.float64)
         self._bias_eff = (weights.bias - weights.struct_mean @ scaled).astype(np.float64)
         self.metadata = weights.metadata
+        combination = weights.metadata.get("overall_combination")
+        if combination:
+            self._combine_idx = np.array(
+                [HEADS.index(h) for h in combination["heads"]], dtype=np.int64
+            )
+            self._combine_offset = np.asarray(combination["offsets"], dtype=np.float64)
+        else:
+            self._combine_idx = np.zeros(0, dtype=np.int64)
+            self._combine_offset = np.zeros(0, dtype=np.float64)
         self.thresholds: dict[str, float] = {
             name: float(t) for name, t in zip(HEADS, weights.thresholds, strict=True)
         }
@@ -247,8 +269,18 @@ class ContentModel:
             (position.setdefault(t, len(position)) for t in texts), dtype=np.int64, count=len(texts)
         )
         unique = list(position)
-        probs = _sigmoid(self._logits(featurize(unique, self._w.vocabulary, canonical=False)))
+        probs = self._probabilities(
+            self._logits(featurize(unique, self._w.vocabulary, canonical=False))
+        )
         return ContentScores(*(probs[inverse, k] for k in range(len(HEADS))))
+
+    def _probabilities(self, z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Logits (rows, heads) to scores, with ``overall`` combined as the module says."""
+        probs = _sigmoid(z)
+        if self._combine_idx.shape[0]:
+            shifted = z[..., self._combine_idx] - self._combine_offset
+            probs[..., -1] = _sigmoid(shifted.max(axis=-1))
+        return probs
 
     def score_one(self, text: str) -> dict[str, float]:
         """Scores of one text as ``{signal: score, ..., "overall": score}``; the gateway's
@@ -261,7 +293,7 @@ class ContentModel:
                 # float64 accumulator, and float32 is ample for a few thousand terms
                 z += np.take(self._w_hashed, idx, axis=0).sum(axis=0) / np.sqrt(idx.shape[0])
         z += structural_features(h, self._w.vocabulary).astype(np.float64) @ self._w_struct_scaled
-        probs = _sigmoid(z)
+        probs = self._probabilities(z)
         return {name: float(p) for name, p in zip(HEADS, probs.tolist(), strict=True)}
 
 

@@ -36,6 +36,7 @@ from distillguard.detect.content.scorer import (
 from distillguard.detect.content.synthetic import Split, generate
 
 __all__ = [
+    "COMBINED_HEADS",
     "EXTRACTION_SOURCES",
     "SYNTH_PER_FAMILY",
     "Corpus",
@@ -47,6 +48,7 @@ __all__ = [
     "synthetic_targets",
     "threshold_at_fpr",
     "train_model",
+    "with_thresholds",
 ]
 
 log = structlog.get_logger(__name__)
@@ -350,8 +352,7 @@ def train_model(
         for r in dev_rows
         if r["label"] == "benign" and not _excluded(str(r["source"]), exclude)
     ]
-    scores = ContentModel.from_weights(weights).score(dev_benign).as_dict()
-    thresholds = np.array([threshold_at_fpr(scores[name]) for name in HEADS], dtype=np.float32)
+    weights = with_thresholds(weights, dev_benign)
     meta = dict(weights.metadata)
     meta["data"] = {
         "train_rows": len(corpus.texts),
@@ -360,6 +361,16 @@ def train_model(
         "excluded_sources": list(exclude),
         "threshold_set": f"dev benign ({len(dev_benign)} rows), 1% false positives",
     }
+    return _replace(weights, thresholds=weights.thresholds, metadata=meta)
+
+
+COMBINED_HEADS = ("jailbreak", "injection", "extraction", "overall")
+"""Heads whose threshold-shifted logits are maxed into the shipped ``overall`` score."""
+
+
+def _replace(
+    weights: ModelWeights, thresholds: npt.NDArray[np.float32], metadata: dict[str, Any]
+) -> ModelWeights:
     return ModelWeights(
         w_hashed=weights.w_hashed,
         w_structural=weights.w_structural,
@@ -368,5 +379,24 @@ def train_model(
         struct_scale=weights.struct_scale,
         vocabulary=weights.vocabulary,
         thresholds=thresholds,
-        metadata=meta,
+        metadata=metadata,
     )
+
+
+def with_thresholds(weights: ModelWeights, benign: Sequence[str]) -> ModelWeights:
+    """Set every head's 1%-false-positive threshold on ``benign`` texts, and the ``overall``
+    combination (see :mod:`distillguard.detect.content.scorer`): each combined head's logit is
+    shifted by the logit of its own threshold, and ``overall``'s threshold is then set on the
+    combined score."""
+    meta = {k: v for k, v in weights.metadata.items() if k != "overall_combination"}
+    raw = ContentModel.from_weights(_replace(weights, weights.thresholds, meta))
+    scores = raw.score(benign).as_dict()
+    thresholds = np.array([threshold_at_fpr(scores[name]) for name in HEADS], dtype=np.float32)
+    p = np.clip(np.array([thresholds[HEADS.index(h)] for h in COMBINED_HEADS]), 1e-12, 1 - 1e-12)
+    meta["overall_combination"] = {
+        "heads": list(COMBINED_HEADS),
+        "offsets": [float(x) for x in np.log(p / (1.0 - p))],
+    }
+    combined = ContentModel.from_weights(_replace(weights, thresholds, meta))
+    thresholds[HEADS.index("overall")] = threshold_at_fpr(combined.score(benign).overall)
+    return _replace(weights, thresholds, meta)
