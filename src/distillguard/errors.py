@@ -11,6 +11,8 @@
         AuthenticationError      an API key, password or one-time code did not check out
         LockedOutError           too many failed attempts; retry after a delay
       UpstreamError              the gateway could not reach the protected API
+        UpstreamTimeout          ... or it did not answer within its timeout
+      StateStoreError            the gateway's shared state (Redis) did not answer
 
 Messages say what happened, which file/value caused it, and what to do next. They never carry
 customer content (prompts, responses) or secrets: refer to request_id / account_id instead.
@@ -27,8 +29,10 @@ __all__ = [
     "InputFileError",
     "LockedOutError",
     "SchemaError",
+    "StateStoreError",
     "StoreError",
     "UpstreamError",
+    "UpstreamTimeout",
 ]
 
 
@@ -88,3 +92,12 @@ class LockedOutError(IdentityError):
 
 class UpstreamError(DistillguardError):
     """Raised when the gateway cannot reach the protected API or it answered nonsense."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """Raised when the upstream did not connect or answer within the gateway's timeout."""
+
+
+class StateStoreError(DistillguardError):
+    """Raised when the gateway's shared state store (Redis) does not answer in time; the
+    gateway then applies its configured fail mode (``gateway.fail_mode``)."""

@@ -24,7 +24,13 @@ from typing import Any
 import orjson
 import structlog
 
-from distillguard.errors import AuthenticationError, ConfigError, UpstreamError
+from distillguard.errors import (
+    AuthenticationError,
+    ConfigError,
+    StateStoreError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from distillguard.events.records import Action, Endpoint
 from distillguard.gateway.auth import Authenticator
 from distillguard.gateway.detection import Detection
@@ -33,8 +39,8 @@ from distillguard.gateway.metrics import GatewayMetrics
 from distillguard.gateway.online_worker import NO_SCORE, OnlineWorker, decode_score
 from distillguard.gateway.responses import JSON_HEADERS, error_body
 from distillguard.gateway.sse import StreamTally
-from distillguard.gateway.state import StateBackend, StateUnavailable, Usage
-from distillguard.gateway.upstream import UpstreamPool, UpstreamResponse, UpstreamTimeout
+from distillguard.gateway.state import StateBackend, Usage
+from distillguard.gateway.upstream import UpstreamPool, UpstreamResponse
 from distillguard.identity.models import KeyPrincipal
 from distillguard.respond.degrade import degrade_probs, degrade_request, degrade_response
 from distillguard.respond.enforcement import EMPTY_ENFORCEMENT, EnforcementList
@@ -365,7 +371,7 @@ class GatewayApp:
                 return retry, f"limit: cluster {cluster_id} at {usage.cluster_tokens} tokens"
         return None, None
 
-    def _state_failed(self, exc: StateUnavailable) -> None:
+    def _state_failed(self, exc: StateStoreError) -> None:
         self.metrics.state_errors.inc()
         if self._state_ok:
             self._state_ok = False
@@ -442,7 +448,7 @@ class GatewayApp:
         state_ok = True
         try:
             usage = await self.state.begin(account_id, cluster_id, now)
-        except StateUnavailable as exc:
+        except StateStoreError as exc:
             self._state_failed(exc)
             state_ok = False
             if self._fail_closed:
@@ -584,7 +590,7 @@ class GatewayApp:
         if state_ok and tokens:
             try:
                 await self.state.finish(account_id, cluster_id, now, tokens)
-            except StateUnavailable as exc:
+            except StateStoreError as exc:
                 self._state_failed(exc)
         return True
 

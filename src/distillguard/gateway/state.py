@@ -21,17 +21,14 @@ from typing import Protocol
 
 import structlog
 
+from distillguard.errors import StateStoreError
 from distillguard.gateway.online_worker import score_key
 
-__all__ = ["MemoryState", "RedisState", "StateBackend", "StateUnavailable", "Usage"]
+__all__ = ["MemoryState", "RedisState", "StateBackend", "Usage"]
 
 log = structlog.get_logger(__name__)
 
 _DAY_S = 86_400
-
-
-class StateUnavailable(Exception):
-    """The shared state store did not answer; the gateway applies its fail mode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +153,7 @@ return 1
 
 
 class RedisState:
-    """State in Redis (``redis_url``); every call raises :class:`StateUnavailable` when Redis
+    """State in Redis (``redis_url``); every call raises :class:`StateStoreError` when Redis
     does not answer within ``timeout_s``, and the gateway decides what that means."""
 
     def __init__(
@@ -197,7 +194,7 @@ class RedisState:
         try:
             r, t, td, cr, ct, s = await self._begin(keys=keys, args=[self.window_s * 2])
         except Exception as exc:  # redis raises many kinds (timeouts, connection, OS)
-            raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
+            raise StateStoreError(f"redis: {type(exc).__name__}") from exc
         return Usage(int(r), int(t), int(td), int(cr), int(ct), (w + 1) * self.window_s, s or None)
 
     async def finish(
@@ -207,7 +204,7 @@ class RedisState:
         try:
             await self._finish(keys=keys, args=[self.window_s * 2, int(tokens)])
         except Exception as exc:
-            raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
+            raise StateStoreError(f"redis: {type(exc).__name__}") from exc
 
     async def ping(self) -> bool:
         try:

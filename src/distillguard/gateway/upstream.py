@@ -24,13 +24,9 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from distillguard.errors import ConfigError, UpstreamError
+from distillguard.errors import ConfigError, UpstreamError, UpstreamTimeout
 
-__all__ = ["UpstreamPool", "UpstreamResponse", "UpstreamTimeout"]
-
-
-class UpstreamTimeout(UpstreamError):
-    """Raised when the upstream did not connect or answer within its timeout."""
+__all__ = ["UpstreamPool", "UpstreamResponse"]
 
 
 class _Conn(asyncio.Protocol):
