@@ -177,3 +177,21 @@ def test_saved_weights_round_trip(tmp_path: Path, model: ContentModel) -> None:
     assert copy.score_one(text)["injection"] == pytest.approx(
         model.score_one(text)["injection"], abs=1e-6
     )
+
+
+def test_overall_is_at_least_each_combined_head_shifted_to_its_threshold(
+    model: ContentModel,
+) -> None:
+    combination = model.metadata["overall_combination"]
+    texts = [t for group in (*POSITIVES.values(), *LOOK_ALIKES.values()) for t in group]
+    scores = model.score(texts).as_dict()
+    for head, offset in zip(combination["heads"], combination["offsets"], strict=True):
+        if head == "overall":
+            continue
+        p = np.clip(scores[head], 1e-12, 1 - 1e-12)
+        shifted = 1 / (1 + np.exp(-(np.log(p / (1 - p)) - offset)))
+        assert (scores["overall"] >= shifted - 1e-9).all(), head
+        # a head at exactly its own threshold maps to 0.5
+        assert 1 / (
+            1 + np.exp(-(np.log(model.thresholds[head] / (1 - model.thresholds[head])) - offset))
+        ) == pytest.approx(0.5, abs=1e-3)
