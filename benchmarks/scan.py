@@ -265,7 +265,7 @@ def _markdown(result: dict[str, Any], command: str) -> str:
         if result.get("loso_from"):
             lines += [
                 f"(Rows from the run recorded {result['loso_from']['recorded_at']}, reused with "
-                "`--loso-from`.)",
+                "`--loso-from`: its `overall` column is the `overall` of the model of that run.)",
                 "",
             ]
         lines += [
