@@ -23,7 +23,7 @@ _FORMATS = ", ".join(fmt.value for fmt in FileFormat)
 def render_report(report: IngestReport, console: Console) -> None:
     """The final table: one row per file, accepted / rejected / duplicate, and a total."""
     table = Table(title="ingest", title_justify="left")
-    table.add_column("file", no_wrap=True)
+    table.add_column("file", overflow="fold")
     table.add_column("kind")
     table.add_column("format")
     table.add_column("accepted", justify="right", style="green")
