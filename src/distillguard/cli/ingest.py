@@ -66,7 +66,9 @@ def ingest_command(
     accounts: list[Path] = typer.Option([], "--accounts", "-a", help="Account-record files."),
     labels: list[Path] = typer.Option([], "--labels", "-l", help="Ground-truth label files."),
     db: Path | None = typer.Option(
-        None, "--db", help="DuckDB store file [default: settings store.db_path]."
+        None,
+        "--db",
+        help="DuckDB store file (default: store.db_path, distillguard.duckdb in the cwd).",
     ),
     rejects: Path = typer.Option(
         Path("rejects.jsonl"), "--rejects", help="Where rejected records go (JSON Lines)."
@@ -86,8 +88,8 @@ def ingest_command(
 ) -> None:
     """Load event logs into the store: idempotent, bad records to --rejects, one file at a time.
 
-    Each file is one transaction: an interrupted ingest leaves the store as it was before
-    that file. Re-running on the same files adds nothing.
+    Each file is one transaction: an interrupted ingest leaves the store as it was before that
+    file. Re-running on the same files adds nothing.
     """
     configure_logging(level="WARNING")
     if not (events or accounts or labels):
