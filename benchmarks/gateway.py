@@ -449,6 +449,8 @@ def report(
         ["flock /tmp/dg-heavy.lock .venv/bin/python -m benchmarks.gateway", *filter(None, flags)]
     )
     overhead = _overhead_quantiles(metrics)
+    dropped = _gauge(metrics, "distillguard_gateway_online_dropped")
+    pending = _gauge(metrics, "distillguard_gateway_online_pending")
     md = (
         "## gateway: added latency and throughput (detection on), side by side with LiteLLM\n\n"
         f"Command: `{cmd}`\n\n"
@@ -464,12 +466,21 @@ def report(
         "upstream on CPU 1, "
         + ("the proxy pinned to CPU 0" if args.pin else "the proxy left to the scheduler")
         + "; the machine is shared with other work that ran at the same time.\n"
-        f"Gateway detection: {', '.join(detection) or 'none loaded'} (online scorer and "
-        "templates in the scorer's own process); limits in process; "
+        f"Gateway detection: {', '.join(detection) or 'none loaded'} (all in the scorer's own "
+        "process, content_inline off: the default); limits in process; "
         f"{events:,} events written to .jsonl.gz. "
         f"{N_ACCOUNTS} accounts, {N_PROMPTS} benign chat prompts "
         "(shared/data/benign_prompts). Time inside the gateway per request (its own "
-        f"histogram, upstream excluded): {overhead}.\n" + ratio
+        f"histogram, upstream excluded): {overhead}. Online scorer at the end: "
+        f"{pending:,.0f} requests still queued, {dropped:,.0f} not scored"
+        + (
+            " (backlog full: on two shared cores the scorer, at lower priority, cannot keep up "
+            "with the peak rate)"
+            if dropped
+            else ""
+        )
+        + ".\n"
+        + ratio
     )
     print()
     print(md)
@@ -494,6 +505,13 @@ def report(
                 "litellm": _litellm_version(args.litellm),
             },
         )
+
+
+def _gauge(metrics: str, name: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def _overhead_quantiles(metrics: str) -> str:

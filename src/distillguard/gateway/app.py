@@ -838,6 +838,9 @@ class GatewayApp:
         if self.sink is not None:
             self.metrics.events_pending.set(self.sink.pending)
             self.metrics.events_written.set(self.sink.written)
+        if self.online is not None:
+            self.metrics.online_pending.set(self.online.pending)
+            self.metrics.online_dropped.set(self.online.dropped)
         await self._send(
             send,
             200,

@@ -55,6 +55,16 @@ class GatewayMetrics:
             "Accounts on the loaded enforcement list",
             registry=self.registry,
         )
+        self.online_pending = Gauge(
+            "distillguard_gateway_online_pending",
+            "Requests waiting for the online scorer process",
+            registry=self.registry,
+        )
+        self.online_dropped = Gauge(
+            "distillguard_gateway_online_dropped",
+            "Requests the online scorer could not take (backlog full or process down)",
+            registry=self.registry,
+        )
         self.reloads = Counter(
             "distillguard_gateway_reloads",
             "Admin reloads by outcome",

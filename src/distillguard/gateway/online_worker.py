@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import signal
 import threading
 from collections.abc import Mapping
@@ -88,6 +89,9 @@ def _worker_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Scoring is best effort: when CPU is short the proxy comes first, the scorer lags behind
+    # (bounded by the parent's max_pending; what does not fit is counted as dropped).
+    os.nice(10)
     from distillguard.detect import online
 
     template_id: Any = None
@@ -176,7 +180,7 @@ class OnlineWorker:
         redis_url: str | None = None,
         prefix: str = "dg:",
         flush_s: float = 0.005,
-        max_pending: int = 50_000,
+        max_pending: int = 20_000,
         score_content: bool = False,
         content_hot_at: float = 0.85,
         content_hold_s: float = 600.0,

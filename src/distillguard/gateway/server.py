@@ -10,6 +10,7 @@ the event log to disk.
 from __future__ import annotations
 
 import gc
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -164,4 +165,7 @@ def serve(settings: Settings, *, config_file: Path | None = None) -> None:
     # sight, so that a collection walks only per-request garbage (shorter pauses, better p99).
     gc.collect()
     gc.freeze()
+    # The event writer and the scorer's queue threads share the GIL with the event loop; a
+    # shorter switch interval (default 5 ms) bounds how long a request can wait for it.
+    sys.setswitchinterval(0.0005)
     uvicorn.Server(config).run()
