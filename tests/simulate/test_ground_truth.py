@@ -163,3 +163,31 @@ def test_attack_prompts_come_from_the_requested_split(tmp_path: Path) -> None:
     }
     assert texts & dev
     assert not (texts & train - dev)
+
+
+def _harvest_share(tmp: Path, theft_share: float) -> float:
+    from distillguard.simulate import ProxyNetworkConfig, ScenarioConfig
+
+    config = ScenarioConfig(
+        name="knob",
+        seed=5,
+        accounts=200,
+        days=0.2,
+        campaigns=(ProxyNetworkConfig(accounts=40, theft_share=theft_share),),
+    )
+    s = simulate(config, tmp)
+    con = duckdb.connect()
+    texts = [
+        r[0]
+        for r in con.execute(
+            "SELECT m.content FROM (SELECT account_id, unnest(messages) m FROM "
+            f"{events_sql(s.events_path)} WHERE messages IS NOT NULL) JOIN "
+            f"read_json_auto('{s.labels_path}') USING (account_id) "
+            "WHERE m.role = 'user' AND label = 'malicious'"
+        ).fetchall()
+    ]
+    return sum(bool(COT.search(t)) for t in texts) / len(texts)
+
+
+def test_theft_share_knob_moves_the_mix(tmp_path: Path) -> None:
+    assert _harvest_share(tmp_path / "lo", 0.1) + 0.4 < _harvest_share(tmp_path / "hi", 0.9)
