@@ -53,7 +53,7 @@ __all__ = [
 BIAS = -5.2
 WEIGHTS: Mapping[str, float] = {
     "volume_shape": 1.4,
-    "reasoning_params": 0.8,
+    "reasoning_params": 1.2,
     "elicitation": 1.8,
     "content_abuse": 1.2,
     "capability_coverage": 1.6,
@@ -67,7 +67,7 @@ WEIGHTS: Mapping[str, float] = {
 BIAS_METADATA = -4.8
 WEIGHTS_METADATA: Mapping[str, float] = {
     "volume_shape": 1.6,
-    "reasoning_params": 0.8,
+    "reasoning_params": 1.4,
     "capability_coverage": 0.0,
     "timing_regularity": 1.2,
     "release_chasing": 2.8,
