@@ -42,7 +42,7 @@ class Clock:
 
 def fast_settings(**identity: object) -> Settings:
     """Real settings with a cheap scrypt cost so tests stay fast on two cores."""
-    return Settings(identity={"scrypt_log2_n": 10, **identity})  # type: ignore[arg-type]
+    return Settings(identity={"scrypt_log2_n": 10, **identity})
 
 
 @pytest.fixture
