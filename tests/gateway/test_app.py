@@ -392,3 +392,15 @@ def test_admin_reload_healthz_metrics(gateway: GatewayFactory, tmp_path: Path) -
         blocked = 'action="block",endpoint="chat.completions",status="403"} 2.0'
         assert "distillguard_gateway_requests_total{" + blocked in m
         assert 'distillguard_gateway_reloads_total{outcome="refused"} 1.0' in m
+
+
+def test_identity_store_down_is_a_503(gateway: GatewayFactory) -> None:
+    from distillguard.errors import StoreError
+
+    class Down(Keys):
+        def authenticate_key(self, raw_key: str):
+            raise StoreError("identity database: cannot open")
+
+    with gateway(Down()) as (url, _):
+        r = httpx.post(url + CHAT, json=chat(), headers=auth("sk-any"))
+    assert r.status_code == 503 and r.json()["error"]["code"] == "identity_unavailable"

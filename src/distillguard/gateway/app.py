@@ -28,6 +28,7 @@ from distillguard.errors import (
     AuthenticationError,
     ConfigError,
     StateStoreError,
+    StoreError,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -153,6 +154,7 @@ class GatewayApp:
         self._admin_token = (settings.admin_token or "").encode()
         self._fail_closed = settings.fail_mode == "closed"
         self._state_ok = True
+        self._identity_ok = True
         self._rid_prefix = os.urandom(6).hex() + "-"
         self._rid = 0
         self._rng = random.Random()
@@ -262,11 +264,34 @@ class GatewayApp:
                 ),
             )
         try:
-            return self.auth.authenticate_key(key.strip())
+            principal = self.auth.authenticate_key(key.strip())
         except AuthenticationError as exc:
             raise _Refusal(
                 401, error_body(str(exc), "invalid_request_error", "invalid_api_key")
             ) from None
+        except StoreError as exc:
+            # Keys cannot be checked: refuse (a key check never fails open); keys checked in
+            # the last gateway.auth_cache_s still pass from the cache.
+            self.metrics.state_errors.inc()
+            if self._identity_ok:
+                self._identity_ok = False
+                log.error(
+                    "gateway.identity.down",
+                    error=str(exc),
+                    consequence="requests with unchecked keys get 503",
+                )
+            raise _Refusal(
+                503,
+                error_body(
+                    "the gateway cannot check API keys right now; retry shortly",
+                    "server_error",
+                    "identity_unavailable",
+                ),
+            ) from None
+        if not self._identity_ok:
+            self._identity_ok = True
+            log.warning("gateway.identity.up")
+        return principal
 
     async def _read_body(self, receive: Receive, content_length: bytes | None) -> bytes:
         limit = self._max_body
