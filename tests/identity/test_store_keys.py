@@ -212,7 +212,7 @@ def test_dropped_connection_is_retried(
         enrolled = enrol_totp(store, clock, "pat")
         key = store.create_key("pat", mfa=enrolled.confirmation.session)
         store.authenticate_key(key.raw_key)
-        with store.engine.connect() as conn:
+        with store._read_engine.connect() as conn:  # the pool the key check uses
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
         admin = create_engine(PG_ADMIN_URL)
         with admin.begin() as conn:

@@ -99,16 +99,31 @@ class IdentityStore(AccountsMixin, MfaMixin, KeysMixin, StepUpMixin, StoreBase):
                 f"identity database {make_url(url).render_as_string(hide_password=True)}: "
                 f"cannot open or migrate ({exc.orig}); check the URL and that the server runs"
             ) from exc
+        read_engine = None
+        if engine.dialect.name != "sqlite":
+            read_engine = _make_engine(url, isolation_level="AUTOCOMMIT")
         store = cls(
-            engine, secret, settings.identity, clock=clock, sender=sender, verifiers=verifiers
+            engine,
+            secret,
+            settings.identity,
+            clock=clock,
+            sender=sender,
+            verifiers=verifiers,
+            read_engine=read_engine,
         )
-        store._check_secret()
+        try:
+            store._check_secret()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
         self._join_flushes()
         self.flush_last_used()
         self._engine.dispose()
+        if self._read_engine is not self._engine:
+            self._read_engine.dispose()
 
     def __enter__(self) -> Self:
         return self
@@ -134,9 +149,9 @@ class IdentityStore(AccountsMixin, MfaMixin, KeysMixin, StepUpMixin, StoreBase):
                 )
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, **extra: Any) -> Engine:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(extra)
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     else:

@@ -71,8 +71,12 @@ class StoreBase:
         clock: Callable[[], datetime] = _utcnow,
         sender: Sender | None = None,
         verifiers: Mapping[Verification, Verifier] | None = None,
+        read_engine: Engine | None = None,
     ) -> None:
         self._engine = engine
+        # The API-key lookup's engine: on PostgreSQL an autocommit pool (no BEGIN/ROLLBACK
+        # round trips around one SELECT); on SQLite the same engine.
+        self._read_engine = read_engine or engine
         self._secret = secret
         self._settings = settings
         self._clock = clock

@@ -210,9 +210,7 @@ class KeysMixin(StoreBase):
         is down raises :class:`StoreError`, which the gateway maps to its fail-open/closed rule."""
         for attempt in (1, 2):
             try:
-                # Autocommit: one SELECT needs no transaction, and skipping BEGIN/ROLLBACK saves
-                # a round trip per request on PostgreSQL.
-                with self._engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+                with self._read_engine.connect() as conn:
                     return conn.execute(_AUTH_QUERY, {"key_id": key_id}).first()
             except DBAPIError as exc:
                 if attempt == 1 and exc.connection_invalidated:
