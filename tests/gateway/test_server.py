@@ -61,6 +61,15 @@ def test_real_identity_store_keys(tmp_path: Path, upstream: tuple[str, FakeUpstr
         assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
     [ev] = read_events(tmp_path / "events.jsonl.gz")
     assert ev["account_id"] == "acct-1" and ev["org_id"] == "org-a" and ev["api_key_id"] == key_id
+    # The store batches last-use times in memory; the gateway's shutdown must write them out.
+    from distillguard.identity.store import IdentityStore
+
+    reopened = IdentityStore.open(settings.identity.database_url, settings=settings)
+    try:
+        [info] = [k for k in reopened.list_keys("acct-1") if k.key_id == key_id]
+        assert info.last_used_at is not None
+    finally:
+        reopened.close()
 
 
 @contextmanager

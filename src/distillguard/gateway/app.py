@@ -212,6 +212,10 @@ class GatewayApp:
             self.sink.close()
         await self.upstream.aclose()
         await self.state.aclose()
+        # The identity store batches keys' last-use times; closing it writes them out.
+        close_auth = getattr(self.auth, "close", None)
+        if callable(close_auth):
+            close_auth()
 
     async def _guarded(self, work: Awaitable[bool], send: Send) -> None:
         # ``work`` returns whether it started a response; an unexpected failure after that point

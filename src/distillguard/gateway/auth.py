@@ -56,6 +56,12 @@ class CachedAuthenticator:
         self._cache[digest] = (now + self.ttl_s, principal)
         return principal
 
+    def close(self) -> None:
+        """Close the wrapped store, which flushes the keys' last-use times it batches."""
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
     def __getattr__(self, name: str) -> object:
         # Operations other than authentication (revoke_key, …) go to the store itself.
         return getattr(self.inner, name)
