@@ -154,7 +154,7 @@ _AGENT_TASKS = (
     "Read the failing test log, find the bug in the repository and propose a patch",
     "Search the web for recent papers on retrieval-augmented generation and list five",
     "Check the weather in {city} and reschedule my outdoor meetings if it rains",
-    "Create a Jira ticket for each TODO in the repository",
+    "Create a Jira ticket for each to-do comment in the repository",
     "Fetch the customer's order history and draft a refund email",
     "Run the data pipeline, check row counts against yesterday and alert on drops",
     "Reconcile the invoices in the shared folder against the bank statement",
