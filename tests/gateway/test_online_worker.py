@@ -95,3 +95,41 @@ def test_hot_prompt_degrades_the_accounts_next_requests(gateway: GatewayFactory)
             "degrade; content:jailbreak=0.97 (earlier prompt)"
         )
         assert "reasoning_content" not in r.json()["choices"][0]["message"]
+
+
+_ORPHAN_PARENT = """
+import os, sys
+from distillguard.gateway.online_worker import OnlineWorker
+import asyncio
+
+async def main():
+    worker = OnlineWorker()
+    worker.start()
+    print("SCORER_PID", worker._proc.pid, flush=True)
+    os._exit(0)  # die like a SIGKILL: no shutdown, no stop marker for the scorer
+
+asyncio.run(main())
+"""
+
+
+def test_scorer_exits_when_its_gateway_dies_uncleanly() -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    out = subprocess.run(
+        [sys.executable, "-c", _ORPHAN_PARENT], capture_output=True, text=True, timeout=120
+    )
+    [child_pid] = [
+        int(line.split()[1]) for line in out.stdout.splitlines() if line.startswith("SCORER_PID")
+    ]
+    try:
+        proc = psutil.Process(child_pid)
+    except psutil.NoSuchProcess:
+        return  # already gone
+    try:
+        proc.wait(timeout=60)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the scorer outlived its gateway process") from None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
+import queue
 import signal
 import threading
 from collections.abc import Mapping
@@ -78,6 +79,9 @@ def _hot(content: Mapping[str, float] | None, threshold: float) -> str | None:
     return f"content:{name}={value:.2f} (earlier prompt)" if value >= threshold else None
 
 
+_ORPHAN_CHECK_S = 1.0
+
+
 def _worker_main(
     inq: mp.Queue[list[Any] | None],
     outq: mp.Queue[list[Any] | None],
@@ -86,9 +90,13 @@ def _worker_main(
     score_content: bool,
     hot_at: float,
     hold_s: float,
+    parent: int,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # ...but a parent killed without a clean shutdown (SIGKILL, OOM) never sends the stop
+    # marker: notice the re-parenting and exit instead of lingering as an orphan. ``parent`` is
+    # passed in: by the time this process has booted, the parent may already be gone.
     # Scoring is best effort: when CPU is short the proxy comes first, the scorer lags behind
     # (bounded by the parent's max_pending; what does not fit is counted as dropped).
     os.nice(10)
@@ -117,7 +125,13 @@ def _worker_main(
 
         client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     while True:
-        batch = inq.get()
+        try:
+            batch = inq.get(timeout=_ORPHAN_CHECK_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                log.warning("gateway.online.orphaned", parent=parent)
+                break
+            continue
         if batch is None:
             break
         loaded: dict[str, Any] = {}
@@ -220,6 +234,7 @@ class OnlineWorker:
                 self.score_content,
                 self.content_hot_at,
                 self.content_hold_s,
+                os.getpid(),
             ),
             name="dg-online-scorer",
             daemon=True,
