@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -489,6 +489,12 @@ def keys_revoke(
 # ----------------------------------------------------------------------------------------- mfa
 
 
+def _print_recovery_codes(codes: Sequence[str]) -> None:
+    out.print("recovery codes (shown once; each works once; keep them offline):")
+    for c in codes:
+        out.print(f"  {c}")
+
+
 @mfa_app.command("enroll")
 def mfa_enroll(
     account_id: str = typer.Argument(...),
@@ -520,9 +526,7 @@ def mfa_confirm(
         confirmation = store.confirm_totp(account_id, code)
     out.print(f"{account_id}: TOTP confirmed")
     if confirmation.recovery_codes:
-        out.print("recovery codes (shown once; each works once; keep them offline):")
-        for c in confirmation.recovery_codes:
-            out.print(f"  {c}")
+        _print_recovery_codes(confirmation.recovery_codes)
 
 
 @mfa_app.command("verify")
@@ -551,9 +555,7 @@ def mfa_recovery_codes(
     with _open(db_url, config) as (store, _):
         session = _need_mfa(store, account_id, otp, recovery, "new recovery codes")
         codes = store.regenerate_recovery_codes(account_id, mfa=session)
-    out.print("recovery codes (shown once; each works once; keep them offline):")
-    for c in codes:
-        out.print(f"  {c}")
+    _print_recovery_codes(codes)
 
 
 @mfa_app.command("webauthn-begin")
@@ -604,9 +606,7 @@ def mfa_webauthn_finish(
         confirmation = store.finish_webauthn_registration(account_id, challenge_id, body, name=name)
     out.print(f"{account_id}: security key registered")
     if confirmation.recovery_codes:
-        out.print("recovery codes (shown once; each works once; keep them offline):")
-        for c in confirmation.recovery_codes:
-            out.print(f"  {c}")
+        _print_recovery_codes(confirmation.recovery_codes)
 
 
 def register(app: typer.Typer) -> None:
