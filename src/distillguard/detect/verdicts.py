@@ -24,6 +24,7 @@ __all__ = [
     "AuditResult",
     "AuditStats",
     "ClusterVerdict",
+    "FlagPath",
     "KnownGood",
     "Response",
     "cluster_record",
@@ -73,6 +74,21 @@ def response_for(score: float, flagged: bool, watch_from: float = 0.25) -> Respo
     return Response.THROTTLE
 
 
+class FlagPath(StrEnum):
+    """How a replayed deployment first flagged an account (``AccountVerdict.first_flagged_by``).
+
+    ``online``: the gateway's per-request scorer crossed the policy threshold at that request.
+    ``audit``: a periodic audit flagged it (the account, or its cluster through the lift).
+    ``cluster_link``: its request carried infrastructure of a cluster an earlier audit had
+    flagged (payment instrument, sign-up device or burst, egress address, device), so the
+    enforcement list caught it at that request.
+    """
+
+    ONLINE = "online"
+    AUDIT = "audit"
+    CLUSTER_LINK = "cluster_link"
+
+
 @dataclass(frozen=True, slots=True)
 class KnownGood:
     """An analyst's override: this account (or every account of this org) is known-good.
@@ -101,6 +117,7 @@ class AccountVerdict:
     ``cluster_id`` of its linked group (None when it was linked to nobody), ``reasons`` short
     human-readable evidence with the numbers, ``first_flagged_at`` the event time it first
     crossed the threshold (replay only; otherwise the time of its last event when flagged),
+    ``first_flagged_by`` which deployment path flagged it first (replay only),
     ``features`` the per-account feature values the score was built from, ``kind`` the
     suspected campaign kind (e.g. ``distillation``) when flagged, ``override`` the known-good
     entry that cleared it, if any.
@@ -118,6 +135,7 @@ class AccountVerdict:
     org_id: str | None = None
     n_events: int = 0
     override: KnownGood | None = None
+    first_flagged_by: FlagPath | None = None
 
 
 @dataclass(frozen=True, slots=True)
