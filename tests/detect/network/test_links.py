@@ -89,3 +89,23 @@ def test_communities_separate_two_operators_and_leave_loners_out() -> None:
     assert comm.label[0] != comm.label[5]
     assert comm.label[10] == -1
     assert (comm.strength[:10] > 0.5).all()
+
+
+def test_a_few_coincident_buckets_in_shared_hours_are_not_synchrony() -> None:
+    # Two people active in the same hours who met on one proxy exit a few times: the hours
+    # overlap fully, the 5-minute buckets only by chance plus a handful of coincidences.
+    rng = np.random.default_rng(7)
+    hours = np.arange(9, 17)
+    qa = np.unique(np.concatenate([h * 12 + rng.choice(12, 3, replace=False) for h in hours]))
+    qb = np.unique(np.concatenate([h * 12 + rng.choice(12, 3, replace=False) for h in hours]))
+    qb = np.unique(np.concatenate([qb, qa[:3]]))
+    rows = np.array([0, 1])
+    g = build_links(
+        rows,
+        np.array(["ip", "ip"]),
+        np.array(["exit-1", "exit-1"]),
+        2,
+        active_buckets={0: qa, 1: qb},
+        min_weight=0.0,
+    )
+    assert float(g.by_kind["sync"][0]) == 0.0

@@ -15,9 +15,9 @@ says little:
 - within one organisation (same ``org_id``) payment, device and sign-up links count a third:
   colleagues sharing the company card is expected;
 - synchronised activity (in the spirit of SynchroTrap, Cao et al. 2014): for pairs already
-  linked, the Jaccard overlap of their active 5-minute buckets *beyond what two independent
-  accounts that busy would share by chance* adds evidence (two always-on services overlap
-  fully and prove nothing; accounts driven in lock-step by one scheduler do).
+  linked, the share of their active 5-minute buckets they have in common *beyond chance given
+  the hours both were active* adds evidence (colleagues who keep the same office hours and two
+  always-on services prove nothing; accounts driven in lock-step by one scheduler do).
 
 Pure: numpy in, numpy out. Pairs are generated per value: all pairs up to ``max_pairs_df``
 members, beyond that each member is chained to its next few neighbours, which keeps a large
@@ -85,6 +85,48 @@ def _pairs_for_group(members: np.ndarray, max_pairs_df: int, chain: int) -> np.n
     for step in range(1, chain + 1):
         out.append(np.stack([members[:-step], members[step:]], axis=1))
     return np.concatenate(out, axis=0)
+
+
+_BUCKETS_PER_HOUR = 12  # active buckets are 5 minutes long
+
+
+def _sync_excess(
+    src: np.ndarray, dst: np.ndarray, active_buckets: dict[int, np.ndarray]
+) -> np.ndarray:
+    """Per pair, how much more often both accounts were active in the same 5-minute bucket
+    than chance *within the hours both were active*, as a share of what lock-step would give:
+    ``(shared - expected) / (min(n_a, n_b) - expected)``, 1 for lock-step, about 0 by chance.
+
+    The null model places each account's active buckets at random inside each of its active
+    hours, so two people who both work office hours (or two always-on services) score about 0:
+    sharing the same hours is what humans do; sharing the same minutes, hour after hour, is
+    what one scheduler driving many accounts does.
+    """
+    hours: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    out = np.zeros(src.shape[0])
+    for idx, (a, b) in enumerate(zip(src.tolist(), dst.tolist(), strict=True)):
+        qa = active_buckets.get(a)
+        qb = active_buckets.get(b)
+        if qa is None or qb is None or qa.shape[0] < 6 or qb.shape[0] < 6:
+            continue
+        for r, q in ((a, qa), (b, qb)):
+            if r not in hours:
+                hours[r] = np.unique(q // _BUCKETS_PER_HOUR, return_counts=True)
+        (ha, ca), (hb, cb) = hours[a], hours[b]
+        _, ia, ib = np.intersect1d(ha, hb, assume_unique=True, return_indices=True)
+        if ia.shape[0] == 0:
+            continue
+        expected = float((ca[ia] * cb[ib]).sum()) / _BUCKETS_PER_HOUR
+        inter = np.intersect1d(qa, qb, assume_unique=True).shape[0]
+        most = min(qa.shape[0], qb.shape[0])
+        room = most - expected
+        # When chance alone already explains most of the overlap (busy accounts), the rest
+        # proves nothing.
+        # A handful of shared buckets is what two strangers rotated onto the same proxy exit at
+        # the same time share: lock-step needs many shared buckets, well beyond chance.
+        if room >= max(3.0, 0.25 * most) and inter - expected >= max(6.0, 3.0 * expected**0.5):
+            out[idx] = (inter - expected) / room
+    return out
 
 
 def build_links(
@@ -175,24 +217,8 @@ def build_links(
         by_kind[kind] = strength
         keep_prob *= 1.0 - alpha * strength
     if active_buckets:
-        sync = np.zeros(keys_arr.shape[0])
-        all_q = [q for q in active_buckets.values() if q.shape[0]]
-        span = (
-            float(max(int(q[-1]) for q in all_q) - min(int(q[0]) for q in all_q) + 1)
-            if all_q
-            else 1.0
-        )
-        for idx, (a, b) in enumerate(zip(src.tolist(), dst.tolist(), strict=True)):
-            qa = active_buckets.get(a)
-            qb = active_buckets.get(b)
-            if qa is None or qb is None or qa.shape[0] < 6 or qb.shape[0] < 6:
-                continue
-            inter = np.intersect1d(qa, qb, assume_unique=True).shape[0]
-            jac = inter / (qa.shape[0] + qb.shape[0] - inter)
-            pa, pb = qa.shape[0] / span, qb.shape[0] / span
-            expected = pa * pb / max(pa + pb - pa * pb, 1e-9)
-            sync[idx] = jac - expected
-        strength = ramp(sync, 0.1, 0.35)
+        sync = _sync_excess(src, dst, active_buckets)
+        strength = ramp(sync, 0.25, 0.6)
         by_kind["sync"] = strength
         keep_prob *= 1.0 - KIND_WEIGHTS["sync"][0] * strength
     weight = 1.0 - keep_prob
