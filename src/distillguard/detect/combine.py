@@ -20,9 +20,20 @@ members' behaviour drives it: a tight cluster of innocent-looking accounts (coll
 a company card or a NAT) keeps a low score, while coordination raises a cluster whose members
 already look doubtful.
 
-**Lift.** ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * strength`` (see
+**Collective evidence** (detect/network/collective.py): what the members do together, the
+trace of a low-and-slow operation whose accounts each look like a median customer: most of the
+cluster's independent members (an org counts once) chasing a new release within a day, or
+sweeping the task space evenly. It adds ``COLLECTIVE_WEIGHT * collective`` to the cluster logit
+and opens the cluster score to clusters whose members look innocent one by one; coordination
+alone (a NAT, a company card, a VPN exit) still leaves a cluster at its members' score.
+
+**Lift.** ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * link`` (see
 :func:`lift`): coordination evidence lifts members that look innocent alone, in proportion to how
-strongly they are linked into a suspicious cluster.
+strongly they are linked into a suspicious cluster. ``link`` is the member's specific link
+strength (payment, device, sign-up, template, synchrony); in a cluster with collective evidence
+it may instead be its strength over all links times its own part in the collective behaviour,
+so a member behind the operator's proxies that also chased the release is lifted, and a stranger
+who merely shared an exit is not.
 """
 
 from __future__ import annotations
@@ -37,6 +48,8 @@ from distillguard.detect.findings import Evidence
 __all__ = [
     "BIAS",
     "BIAS_METADATA",
+    "COLLECTIVE_LIFT_WEIGHT",
+    "COLLECTIVE_WEIGHT",
     "CONTENT_DETECTORS",
     "COORD_WEIGHT",
     "LIFT_WEIGHT",
@@ -79,6 +92,8 @@ CONTENT_DETECTORS = ("elicitation", "content_abuse", "template_concentration")
 COORD_WEIGHT = 1.5
 SIZE_WEIGHT = 0.25
 LIFT_WEIGHT = 3.0
+COLLECTIVE_WEIGHT = 3.0
+COLLECTIVE_LIFT_WEIGHT = 4.5
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -113,22 +128,35 @@ class ClusterScore:
     member_mean: float
     cohesion: float
     size: int
+    collective: float = 0.0
 
 
 def cluster_scores(
-    own: np.ndarray, members: Mapping[int, np.ndarray], cohesion: Mapping[int, float]
+    own: np.ndarray,
+    members: Mapping[int, np.ndarray],
+    cohesion: Mapping[int, float],
+    collective: Mapping[int, float] | None = None,
 ) -> dict[int, ClusterScore]:
+    """Per cluster: its score from the members' own scores, how tightly they are linked, its
+    size, and the collective evidence (``collective[c]`` in [0, 1], absent = 0)."""
     out: dict[int, ClusterScore] = {}
     for c, rows in members.items():
         p = np.sort(own[rows])[::-1]
         top = p[: max(1, (p.shape[0] + 1) // 2)]
         q = float(np.clip(top.mean(), 1e-4, 1 - 1e-4))
         coh = float(cohesion.get(c, 0.0))
-        logit = np.log(q / (1 - q)) + COORD_WEIGHT * coh + SIZE_WEIGHT * np.log2(p.shape[0])
-        # Coordination only lifts a cluster whose members already look doubtful: a cluster of
-        # innocent-looking accounts keeps the score its members earned.
-        score = float(sigmoid(np.array(logit))) if q >= 0.2 else q
-        out[c] = ClusterScore(score, q, coh, int(p.shape[0]))
+        col = float(collective.get(c, 0.0)) if collective is not None else 0.0
+        logit = (
+            np.log(q / (1 - q))
+            + COORD_WEIGHT * coh
+            + SIZE_WEIGHT * np.log2(p.shape[0])
+            + COLLECTIVE_WEIGHT * col
+        )
+        # Coordination only lifts a cluster whose members already look doubtful, alone or
+        # together: a cluster of innocent-looking accounts that do nothing suspicious together
+        # keeps the score its members earned.
+        score = float(sigmoid(np.array(logit))) if q >= 0.2 or col > 0 else q
+        out[c] = ClusterScore(score, q, coh, int(p.shape[0]), col)
     return out
 
 
@@ -137,16 +165,26 @@ def lift(
     label: np.ndarray,
     strength: np.ndarray,
     clusters: Mapping[int, ClusterScore],
+    strength_all: np.ndarray | None = None,
+    participation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final per-account scores after the cluster lift (never lower than ``own``).
 
-    In logit space: ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * strength`` for
-    members of clusters scoring at least 0.5. Additive, so the lift is proportional: a member
-    with some doubt of its own (0.3) linked tightly into a campaign is flagged, while an
-    innocent-looking account (0.03) that merely shares a VPN exit with one stays below the line.
+    In logit space: ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * link`` for
+    members of clusters scoring at least 0.5, ``link`` the specific link ``strength``; in a
+    cluster with collective evidence, at least ``strength_all * participation`` (the member's
+    links of any kind times its part in the collective behaviour, both in [0, 1]). Additive, so
+    the lift is proportional: a member with some doubt of its own (0.3) linked tightly into a
+    campaign is flagged, while an innocent-looking account (0.03) that merely shares a VPN exit
+    with one stays below the line.
     """
     cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in label.tolist()])
-    boost = LIFT_WEIGHT * np.where(cs >= 0.5, cs, 0.0) * np.clip(strength, 0.0, 1.0)
+    boost = LIFT_WEIGHT * np.clip(strength, 0.0, 1.0)
+    if strength_all is not None and participation is not None:
+        col = np.array([clusters[c].collective if c >= 0 else 0.0 for c in label.tolist()])
+        joint = np.clip(strength_all, 0.0, 1.0) * np.clip(np.nan_to_num(participation), 0, 1)
+        boost = np.maximum(boost, COLLECTIVE_LIFT_WEIGHT * col * joint)
+    boost = np.where(cs >= 0.5, cs, 0.0) * boost
     p = np.clip(own, 1e-6, 1 - 1e-6)
     lifted = sigmoid(np.log(p / (1 - p)) + boost)
     return np.asarray(np.maximum(own, lifted))

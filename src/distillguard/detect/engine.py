@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +41,11 @@ from distillguard.detect.combine import (
     sigmoid,
 )
 from distillguard.detect.findings import Detector, Evidence
+from distillguard.detect.network.collective import (
+    Collective,
+    collective_evidence,
+    participation,
+)
 from distillguard.detect.network.communities import find_communities
 from distillguard.detect.network.links import build_links
 from distillguard.detect.overrides import find_override, rows_to_known_good
@@ -60,11 +65,15 @@ from distillguard.detect.verdicts import (
     AuditResult,
     AuditStats,
     ClusterVerdict,
+    FlagPath,
     KnownGood,
     Response,
     response_for,
 )
 from distillguard.settings import Settings
+
+if TYPE_CHECKING:
+    from distillguard.detect.replay import FirstFlag
 
 __all__ = [
     "CONTENT_SIGNALS",
@@ -106,7 +115,12 @@ class _Store(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AuditOptions:
-    """Knobs of one audit run (defaults from ``Settings.detect``)."""
+    """Knobs of one audit run (defaults from ``Settings.detect``).
+
+    Replay only: ``replay_windows`` periodic audits over the log, ``online_flag_at`` the online
+    score at which the gateway acts (``Settings.gateway.policy.online_degrade_at``),
+    ``online_texts_budget`` how many distinct prompts the replayed online scorer scores.
+    """
 
     threshold: float = 0.5
     watch_from: float = 0.25
@@ -115,6 +129,8 @@ class AuditOptions:
     min_texts_per_account: int = 20
     predict_per_account: int = 400
     replay_windows: int = 24
+    online_flag_at: float = 0.6
+    online_texts_budget: int = 20_000
     seed: int = 42
     overrides: tuple[KnownGood, ...] = ()
     detectors: tuple[Detector, ...] = field(default_factory=tuple)
@@ -362,6 +378,7 @@ class _Scored:
     sampled: bool
     content_available: bool
     notes: tuple[str, ...]
+    collective: dict[int, Collective] = field(default_factory=dict)
 
 
 def audit_frame(
@@ -418,9 +435,20 @@ def audit_frame(
     logit, _ = account_logits(evidence, len(frame))
     own = sigmoid(logit)
     graph, comm = _network(con, frame, events, accounts, top_templates)
-    clusters = cluster_scores(own, comm.members, comm.cohesion)
-    final = lift(own, comm.label, comm.strength, clusters)
     orgs = frame.txt("org_id")
+    chase, coverage = participation(frame)
+    collective = collective_evidence(comm.members, orgs, chase, coverage)
+    clusters = cluster_scores(
+        own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
+    )
+    final = lift(
+        own,
+        comm.label,
+        comm.strength,
+        clusters,
+        strength_all=comm.strength_all,
+        participation=np.fmax(chase, coverage),
+    )
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None
         for a, o in zip(frame.ids, orgs, strict=True)
@@ -438,6 +466,7 @@ def audit_frame(
         sampled,
         content_available,
         tuple(notes),
+        collective,
     )
 
 
@@ -469,7 +498,7 @@ def _build_result(
     sc: _Scored,
     opts: AuditOptions,
     started: datetime,
-    first_flagged: Mapping[str, datetime] | None,
+    first_flagged: Mapping[str, FirstFlag] | None,
     replay: bool,
     n_events: int,
 ) -> AuditResult:
@@ -501,6 +530,8 @@ def _build_result(
             f"cluster score {cs.score:.2f}",
             f"{int(flagged[rows].sum())} of {len(rows)} members flagged",
         ]
+        if c in sc.collective:
+            evidence_lines.extend(sc.collective[c].reasons)
         resp = response_for(cs.score, c_flag, opts.watch_from)
         if c_flag and cs.score >= 0.95 and len(rows) >= 3:
             resp = Response.SUSPEND
@@ -553,9 +584,15 @@ def _build_result(
             if override is not None
             else response_for(score, is_flagged, opts.watch_from)
         )
-        ffa = first_flagged.get(acc_id) if (replay and first_flagged is not None) else None
-        if replay and is_flagged and ffa is None:
+        first = first_flagged.get(acc_id) if (replay and first_flagged is not None) else None
+        ffa = _from_epoch(first.at) if first is not None else None
+        by = first.by if first is not None else None
+        if replay and is_flagged and first is None:
             ffa = _from_epoch(frame.col("last_t")[i])
+            by = FlagPath.AUDIT
+            reasons.append("first flagged by the audit of the whole log")
+        elif first is not None:
+            reasons.append(first.reason)
         verdicts.append(
             AccountVerdict(
                 account_id=acc_id,
@@ -563,13 +600,14 @@ def _build_result(
                 flagged=is_flagged,
                 cluster_id=_cluster_id(label) if label >= 0 else None,
                 reasons=tuple(reasons),
-                first_flagged_at=ffa if is_flagged or ffa is not None else None,
+                first_flagged_at=ffa,
                 response=resp,
                 features=frame.row(i),
                 kind=kinds[i],
                 org_id=frame.txt("org_id")[i],
                 n_events=int(n_events_acc[i]),
                 override=override,
+                first_flagged_by=by,
             )
         )
     verdicts.sort(key=lambda v: (-v.score, v.account_id))
@@ -632,6 +670,7 @@ def audit_store(
             **{
                 **{f: getattr(opts, f) for f in opts.__dataclass_fields__},
                 "threshold": settings.detect.flag_threshold,
+                "online_flag_at": settings.gateway.policy.online_degrade_at,
             }
         )
     all_overrides = tuple(overrides) + _store_overrides(con)
@@ -642,21 +681,29 @@ def audit_store(
     row = con.sql("SELECT count(*), min(epoch(ts)), max(epoch(ts)) FROM events").fetchall()[0]
     n_events = int(row[0]) if row else 0
     cache = _ContentCache()
-    first_flagged: dict[str, datetime] = {}
+    first_flagged: dict[str, FirstFlag] = {}
+    replay_notes: tuple[str, ...] = ()
     if replay and n_events:
-        t0, t1 = float(row[1]), float(row[2])
-        step = max((t1 - t0) / max(opts.replay_windows, 1), 1.0)
-        cut = t0 + step
-        while cut < t1:
-            sc = audit_frame(con, events_until(cut), accounts, opts, content, templates, cache)
-            if sc is not None:
-                last = sc.frame.col("last_t")
-                for i, a in enumerate(sc.frame.ids.tolist()):
-                    if a in first_flagged or sc.override[i] is not None:
-                        continue
-                    if sc.final[i] >= opts.threshold:
-                        first_flagged[str(a)] = _from_epoch(last[i])
-            cut += step
+        # Imported here: the replay drives the online scorer, which imports this module.
+        from distillguard.detect.replay import replay_deployment
+
+        outcome = replay_deployment(
+            con,
+            accounts,
+            opts,
+            content,
+            templates,
+            lambda cut: audit_frame(
+                con, events_until(cut), accounts, opts, content, templates, cache
+            ),
+        )
+        first_flagged = dict(outcome.first)
+        replay_notes = (
+            f"replay: {outcome.windows} periodic audits plus the online scorer and cluster "
+            f"links in time order ({outcome.seconds:.0f} s); first flags by path: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(outcome.by_path.items())),
+            *outcome.notes,
+        )
     sc = audit_frame(con, "events", accounts, opts, content, templates, cache)
     if sc is None:
         now = datetime.now(UTC)
@@ -677,6 +724,8 @@ def audit_store(
                 overrides=opts.overrides,
             ),
         )
+    if replay_notes:
+        sc = replace(sc, notes=(*sc.notes, *replay_notes))
     result = _build_result(sc, opts, started, first_flagged, replay, n_events)
     log.info(
         "audit.finished",

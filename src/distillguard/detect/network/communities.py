@@ -7,7 +7,7 @@ communities of two or more accounts are clusters; an account linked to nobody ha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import igraph as ig
 import leidenalg
@@ -22,13 +22,15 @@ __all__ = ["Communities", "find_communities"]
 class Communities:
     """``label[i]`` the community of account row i (-1 = in no cluster); ``strength[i]`` the
     account's summed *specific* link weight (payment, device, sign-up, template, synchrony; not
-    shared addresses) to other members of its community, saturated to [0, 1];
-    ``cohesion[c]`` the mean weight of the edges inside community c."""
+    shared addresses) to other members of its community, saturated to [0, 1]; ``strength_all``
+    the same over all links (addresses included); ``cohesion[c]`` the mean weight of the edges
+    inside community c."""
 
     label: np.ndarray
     strength: np.ndarray
     cohesion: dict[int, float]
     members: dict[int, np.ndarray]
+    strength_all: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
@@ -36,7 +38,7 @@ def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
     label = np.full(n, -1, dtype=np.int64)
     strength = np.zeros(n)
     if graph.src.shape[0] == 0:
-        return Communities(label, strength, {}, {})
+        return Communities(label, strength, {}, {}, np.zeros(n))
     touched = np.unique(np.concatenate([graph.src, graph.dst]))
     local = {int(a): i for i, a in enumerate(touched.tolist())}
     edges = [(local[int(a)], local[int(b)]) for a, b in zip(graph.src, graph.dst, strict=True)]
@@ -62,10 +64,14 @@ def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
     np.add.at(deg, graph.src[inside], graph.specific[inside])
     np.add.at(deg, graph.dst[inside], graph.specific[inside])
     strength = 1.0 - np.exp(-deg / 1.0)
+    deg_all = np.zeros(n)
+    np.add.at(deg_all, graph.src[inside], graph.weight[inside])
+    np.add.at(deg_all, graph.dst[inside], graph.weight[inside])
+    strength_all = 1.0 - np.exp(-deg_all / 1.0)
     cohesion: dict[int, float] = {}
     members: dict[int, np.ndarray] = {}
     for c in range(len(order)):
         members[c] = np.flatnonzero(label == c)
         w = graph.weight[inside & (label[graph.src] == c)]
         cohesion[c] = float(w.mean()) if w.size else 0.0
-    return Communities(label, strength, cohesion, members)
+    return Communities(label, strength, cohesion, members, strength_all)

@@ -1,0 +1,116 @@
+"""What a cluster's members do *together*: the evidence of a low-and-slow operation.
+
+A low-and-slow campaign spreads one harvesting job over many aged, verified accounts, each near
+the median customer's volume, so no single account looks like theft. What the operator cannot
+hide is the job itself, which shows only across the members:
+
+- **release chasing together**: the harvest moves to a newly released model within hours. One
+  early adopter is common (about a third of customers try a new model on day one); most of a
+  group of otherwise unrelated accounts doing it within a day is not;
+- **coverage together**: each member sweeps the task space (code, maths, reasoning, tool use,
+  writing, …) evenly, the shape of a distillation set rather than of one product's traffic.
+
+Members that share an ``org_id`` count as one independent account: colleagues move to a new
+model together because their company switched, not because one operator drives them. The
+evidence needs several independent members (``n_independent``), so two friends who both like
+new models prove nothing.
+
+Coordination alone (a NAT, a card, a VPN exit) never convicts: this evidence is about
+behaviour, and the links only say which accounts to look at together. What evades it: an
+operator who keeps most accounts on the old model for days and gives each account a narrow
+task slice; the per-account detectors and the infrastructure links remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillguard.detect.behaviour.frame import AccountFrame, ramp
+
+__all__ = ["Collective", "collective_evidence", "participation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Collective:
+    """One cluster's collective evidence: ``score`` in [0, 1], the share of its independent
+    members that chased the release (``chase_share``) and swept the task space
+    (``coverage_share``, NaN without prompt text), ``n_independent`` members after counting
+    each org once, and ``reasons`` in words."""
+
+    score: float
+    chase_share: float
+    coverage_share: float
+    n_independent: int
+    reasons: tuple[str, ...]
+
+
+def participation(frame: AccountFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per account, how much it takes part in the two collective behaviours, each in [0, 1].
+
+    ``chase``: moved at least a sizeable part of its traffic to the newly released model within
+    a day of the release (looser than the per-account release-chasing detector, which must stand
+    alone). ``coverage``: prompts spread evenly over the task categories (NaN without text).
+    """
+    share = np.nan_to_num(frame.col("share_new_model_after"))
+    hours = frame.col("hours_to_new_model")
+    n_after = np.nan_to_num(frame.col("n_after_release"))
+    fast = 1.0 - ramp(np.where(np.isfinite(hours), hours, 1e9), 12.0, 48.0)
+    chase = ramp(share, 0.1, 0.4) * fast * ramp(n_after, 2.0, 8.0)
+    ent = frame.col("c_coverage_entropy")
+    coverage = ramp(ent, 0.6, 0.85) * ramp(np.nan_to_num(frame.col("c_n_texts")), 8.0, 20.0)
+    coverage = np.where(np.isfinite(ent), coverage, np.nan)
+    return chase, coverage
+
+
+def _independent_mean(values: np.ndarray, orgs: np.ndarray) -> tuple[float, int]:
+    """Mean over independent members: an org's members are averaged into one."""
+    groups: dict[object, list[float]] = {}
+    loners: list[float] = []
+    for v, o in zip(values.tolist(), orgs.tolist(), strict=True):
+        if o:
+            groups.setdefault(o, []).append(v)
+        else:
+            loners.append(v)
+    per = loners + [float(np.mean(g)) for g in groups.values()]
+    return (float(np.mean(per)) if per else 0.0), len(per)
+
+
+def collective_evidence(
+    members: Mapping[int, np.ndarray],
+    orgs: np.ndarray,
+    chase: np.ndarray,
+    coverage: np.ndarray,
+) -> dict[int, Collective]:
+    """Per cluster, how strongly its independent members behave like one harvesting job.
+
+    ``score = max(ramp(chase_share, 0.35, 0.6), ramp(coverage_share, 0.55, 0.8)) *
+    ramp(n_independent, 4, 10)``: in the tuning worlds clusters of customers stay below a fifth
+    chasing and half sweeping (under 0.45 for both even when a few campaign accounts joined
+    them), operated groups reach 0.6 to 1 chasing and 0.85 to 0.97 sweeping.
+    """
+    out: dict[int, Collective] = {}
+    orgs = np.asarray(orgs, dtype=object)
+    for c, rows in members.items():
+        o = orgs[rows]
+        chase_share, n_ind = _independent_mean(chase[rows], o)
+        cov = coverage[rows]
+        has_cov = np.isfinite(cov)
+        cov_share = _independent_mean(cov[has_cov], o[has_cov])[0] if has_cov.sum() >= 4 else np.nan
+        enough = float(ramp(float(n_ind), 4.0, 10.0))
+        parts = [float(ramp(chase_share, 0.35, 0.6))]
+        if np.isfinite(cov_share):
+            parts.append(float(ramp(cov_share, 0.55, 0.8)))
+        score = max(parts) * enough
+        reasons: list[str] = []
+        if score > 0:
+            bits = [f"{100 * chase_share:.0f}% moved to the new model within a day"]
+            if np.isfinite(cov_share):
+                bits.append(f"{100 * cov_share:.0f}% sweep the task categories evenly")
+            reasons.append(
+                f"collective behaviour of {n_ind} independent members: " + "; ".join(bits)
+            )
+        out[c] = Collective(score, chase_share, float(cov_share), n_ind, tuple(reasons))
+    return out

@@ -1,0 +1,53 @@
+import numpy as np
+
+from distillguard.detect.behaviour.frame import AccountFrame
+from distillguard.detect.combine import cluster_scores, lift
+from distillguard.detect.network.collective import collective_evidence, participation
+
+
+def _frame(share: list[float], hours: list[float], entropy: list[float]) -> AccountFrame:
+    n = len(share)
+    return AccountFrame(
+        ids=np.array([f"a{i:02d}" for i in range(n)], dtype=object),
+        num={
+            "share_new_model_after": np.array(share),
+            "hours_to_new_model": np.array(hours),
+            "n_after_release": np.full(n, 30.0),
+            "c_coverage_entropy": np.array(entropy),
+            "c_n_texts": np.full(n, 20.0),
+        },
+    )
+
+
+def test_release_chased_by_most_independent_members_is_collective_evidence() -> None:
+    f = _frame([0.6] * 10 + [0.6] * 10, [6.0] * 20, [0.5] * 20)
+    chase, coverage = participation(f)
+    members = {0: np.arange(10), 1: np.arange(10, 20)}
+    orgs = np.array([None] * 10 + ["org-1"] * 10, dtype=object)
+    col = collective_evidence(members, orgs, chase, coverage)
+    assert col[0].score == 1.0 and col[0].n_independent == 10
+    assert col[0].reasons
+    # Colleagues who moved together because their company switched count as one account.
+    assert col[1].score == 0.0 and col[1].n_independent == 1
+
+
+def test_a_few_early_adopters_among_customers_are_not_collective_evidence() -> None:
+    share = [0.7, 0.7, 0.0, 0.0, 0.0, 0.05, 0.0, 0.0, 0.0, 0.0]
+    f = _frame(share, [4.0, 5.0] + [80.0] * 8, [0.6] * 10)
+    chase, coverage = participation(f)
+    col = collective_evidence({0: np.arange(10)}, np.full(10, None, dtype=object), chase, coverage)
+    assert col[0].score == 0.0
+
+
+def test_collective_evidence_lifts_participating_members_only() -> None:
+    own = np.full(12, 0.05)
+    members = {0: np.arange(12)}
+    label = np.zeros(12, dtype=np.int64)
+    plain = cluster_scores(own, members, {0: 0.3})
+    assert abs(plain[0].score - own[0]) < 1e-9  # innocent-looking, nothing done together
+    scored = cluster_scores(own, members, {0: 0.3}, {0: 1.0})
+    assert scored[0].score > 0.5
+    part = np.array([1.0] * 11 + [0.0])
+    final = lift(own, label, np.zeros(12), scored, strength_all=np.ones(12), participation=part)
+    assert final[0] > 0.5  # linked and chasing the release with the others
+    assert abs(final[11] - own[11]) < 1e-9  # linked, but took no part in what it did
