@@ -109,3 +109,21 @@ def test_a_few_coincident_buckets_in_shared_hours_are_not_synchrony() -> None:
         min_weight=0.0,
     )
     assert float(g.by_kind["sync"][0]) == 0.0
+
+
+def test_a_fleet_sharing_a_set_of_egress_addresses_is_linked_however_many_share_it() -> None:
+    # 70 accounts each send through most of one operator's 6 egress addresses (plus their own
+    # proxy address): more accounts than max_df_infra, but they share a *set*, not one exit.
+    rows, kinds, values = [], [], []
+    for a in range(70):
+        for ip in range(6):
+            if (a + ip) % 6 != 0:
+                rows.append(a)
+                kinds.append("ip")
+                values.append(f"egress-{ip}")
+        rows.append(a)
+        kinds.append("ip")
+        values.append(f"own-{a}")
+    g = build_links(np.array(rows), np.array(kinds), np.array(values), 70)
+    assert g.weight.size > 0 and float(np.median(g.weight)) > 0.3
+    assert float(g.specific.max()) == 0.0  # addresses alone never lift anybody

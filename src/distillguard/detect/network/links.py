@@ -8,8 +8,12 @@ says little:
 - each shared value weighs ``df ** -0.75`` where ``df`` is how many accounts use it (an
   IDF-like weight), so a corporate NAT address, a popular VPN exit or a chat app's backend that
   hundreds of accounts share links each pair only weakly;
-- addresses and subnets shared by more than ``max_df_infra`` accounts are dropped outright
+- addresses and subnets shared by more than ``max_df_infra`` accounts say nothing alone
   (they are public infrastructure, not an operator's);
+- but two accounts whose *address sets* overlap (Jaccard, at least three shared addresses,
+  values shared by up to ``max_df_overlap`` accounts) are linked however common each address
+  is: a fleet sends through the operator's set of egress addresses, while strangers on a VPN
+  share one or two exits out of dozens;
 - per kind, the shared weights add up and saturate: ``1 - exp(-sum / tau)``; kinds combine as
   independent evidence ``1 - prod(1 - alpha_k * s_k)``;
 - within one organisation (same ``org_id``) payment, device and sign-up links count a third:
@@ -138,6 +142,7 @@ def build_links(
     active_buckets: dict[int, np.ndarray] | None = None,
     *,
     max_df_infra: int = 50,
+    max_df_overlap: int = 400,
     max_pairs_df: int = 60,
     chain: int = 4,
     min_weight: float = 0.2,
@@ -150,6 +155,7 @@ def build_links(
     """
     n = n_accounts
     per_kind: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    ip_jaccard: tuple[np.ndarray, np.ndarray] | None = None
     shared: dict[str, dict[int, tuple[str, ...]]] = {}
     kinds = np.asarray(kinds, dtype=object)
     values = np.asarray(values, dtype=object)
@@ -171,16 +177,23 @@ def build_links(
         key_parts: list[np.ndarray] = []
         weight_parts: list[np.ndarray] = []
         kind_shared: dict[int, list[str]] = {}
+        overlap = kind == "ip"
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             if e - s < 2:
                 continue
             members = np.unique(rows_sorted[s:e])
             df = members.shape[0]
-            if df < 2 or (kind in _INFRA and df > max_df_infra):
+            too_common = kind in _INFRA and df > max_df_infra
+            if df < 2 or (too_common and not (overlap and df <= max_df_overlap)):
                 continue
-            pairs = _pairs_for_group(members, max_pairs_df, chain)
+            pairs = _pairs_for_group(
+                members, max(max_pairs_df, max_df_overlap if overlap else 0), chain
+            )
             key_parts.append(pairs[:, 0] * n + pairs[:, 1])
-            weight_parts.append(np.full(pairs.shape[0], float(value_weight(np.array([df]))[0])))
+            # A value too common to say anything alone still counts towards the address-set
+            # overlap below (an operator's egress shared by its whole fleet).
+            w = 0.0 if too_common else float(value_weight(np.array([df]))[0])
+            weight_parts.append(np.full(pairs.shape[0], w))
             label = str(uniq[inv_sorted[s]])
             for m in members[:200].tolist():
                 lst = kind_shared.setdefault(m, [])
@@ -189,6 +202,13 @@ def build_links(
         if key_parts:
             keys_k, inv_k = np.unique(np.concatenate(key_parts), return_inverse=True)
             per_kind[kind] = (keys_k, np.bincount(inv_k, weights=np.concatenate(weight_parts)))
+            if overlap:
+                n_values = np.bincount(rows, minlength=n).astype(np.float64)
+                both = np.bincount(inv_k).astype(np.float64)
+                a, b = keys_k // n, keys_k % n
+                jac = both / np.maximum(n_values[a] + n_values[b] - both, 1.0)
+                # One or two shared addresses are a NAT or a VPN exit; a fleet shares a set.
+                ip_jaccard = (keys_k, np.where(both >= 3, jac, 0.0))
         shared[kind] = {k: tuple(v) for k, v in kind_shared.items()}
 
     if not per_kind:
@@ -212,6 +232,10 @@ def build_links(
         s = np.zeros(keys_arr.shape[0])
         s[np.searchsorted(keys_arr, keys_k)] = sums_k
         strength = 1.0 - np.exp(-s / tau)
+        if kind == "ip" and ip_jaccard is not None:
+            jac = np.zeros(keys_arr.shape[0])
+            jac[np.searchsorted(keys_arr, ip_jaccard[0])] = ip_jaccard[1]
+            strength = np.maximum(strength, ramp(jac, 0.2, 0.5))
         if kind in _ORG_DISCOUNTED:
             strength = np.where(same_org, strength / 3.0, strength)
         by_kind[kind] = strength
