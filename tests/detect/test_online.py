@@ -11,7 +11,13 @@ from distillguard.detect.engine import EMPTY_ACCOUNTS, AuditOptions, audit_frame
 from distillguard.detect.online import (
     Observation,
     OnlineState,
+    account_keys,
+    cluster_links,
+    fold,
     initial_state,
+    request_keys,
+    rescore_due,
+    score_many,
     score_state,
     state_frame,
     update,
@@ -79,3 +85,45 @@ def test_batch_without_account_records_still_scores(world) -> None:
     _, con = world
     sc = audit_frame(con, "events", EMPTY_ACCOUNTS, AuditOptions(), None, None)
     assert sc is not None and np.isfinite(sc.final).all()
+
+
+def test_vectorised_scores_equal_one_at_a_time(world) -> None:
+    w, _ = world
+    states = [_replay(w, a) for a in ("camp0", "camp5", "dev03", "nat05")] + [initial_state()]
+    many = score_many(states)
+    for st, s in zip(states, many, strict=True):
+        assert s == pytest.approx(score_state(st).score, abs=1e-12)
+
+
+def test_update_is_fold_then_rescore(world) -> None:
+    w, _ = world
+    st = _replay(w, "camp0")
+    obs = Observation(ts=st.last_t + 90.0, endpoint="chat.completions", model="atlas-2",
+                      prompt_tokens=60, completion_tokens=1800, content={"jailbreak": 0.9},
+                      template_id=None, client_ip="192.0.2.1", asn=64500)  # fmt: skip
+    new, scored = update(st, obs)
+    assert rescore_due(fold(st, obs), obs)  # a content hit always rescores
+    assert scored.score == pytest.approx(score_state(fold(st, obs)).score)
+    assert new.n == st.n + 1 and new.last_score == scored.score
+
+
+def test_cluster_links_only_from_keys_no_unflagged_account_uses() -> None:
+    carriers = {
+        ("payment", "card-X"): {"a", "b", "c"},
+        ("ip", "198.51.100.1"): {"a", "b", "colleague"},  # an unflagged account shares it
+        ("device", "dev-a"): {"a"},  # one member only: not the operator's shared kit
+    }
+    links = cluster_links({"C1": ["a", "b", "c"]}, carriers, flagged={"a", "b", "c"})
+    assert links.match([("ip", "198.51.100.1"), ("payment", "card-X")]) == (
+        "C1", ("payment", "card-X"))  # fmt: skip
+    assert links.match([("ip", "198.51.100.1")]) is None
+    assert links.match([("device", "dev-a")]) is None
+    assert cluster_links({}, carriers, {"a"}).match([("payment", "card-X")]) is None
+
+
+def test_account_and_request_keys() -> None:
+    keys = account_keys("org-1", "card-1", "203.0.113.9", "sfp-1", 7200.0 + 5)
+    assert ("signup_burst", "203.0.113@2") in keys and ("payment", "card-1") in keys
+    assert ("org", "org-1") in keys and ("signup_device", "sfp-1") in keys
+    assert account_keys() == ()
+    assert request_keys("203.0.113.9", None) == (("ip", "203.0.113.9"),)

@@ -16,8 +16,8 @@ Distinct-value counts are exact up to :data:`MAX_DISTINCT` values and saturate t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,12 +33,21 @@ __all__ = [
     "MAX_DISTINCT",
     "RESCORE_ALWAYS_UNTIL",
     "RESCORE_EVERY",
+    "ClusterLinks",
+    "LinkKey",
     "Observation",
     "OnlineScore",
     "OnlineState",
+    "account_keys",
+    "cluster_links",
+    "fold",
     "initial_state",
+    "request_keys",
+    "rescore_due",
+    "score_many",
     "score_state",
     "state_frame",
+    "states_frame",
     "update",
 ]
 
@@ -180,8 +189,8 @@ def _num(params: Mapping[str, Any] | None, key: str, default: float) -> float:
         return default
 
 
-def update(state: OnlineState, obs: Observation) -> tuple[OnlineState, OnlineScore]:
-    """Fold one request into the state and score the account (see RESCORE_EVERY).
+def fold(state: OnlineState, obs: Observation) -> OnlineState:
+    """Fold one request into the running aggregates, without scoring (see :func:`update`).
     Observations must arrive in time order per account (the gateway sees them that way)."""
     p = obs.params or {}
     ct = obs.completion_tokens
@@ -215,7 +224,7 @@ def update(state: OnlineState, obs: Observation) -> tuple[OnlineState, OnlineSco
         if obs.template_id in counts or len(counts) < _MAX_TEMPLATES:
             counts[obs.template_id] = counts.get(obs.template_id, 0) + 1
         templates = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    new = replace(
+    return replace(
         state,
         n=state.n + 1,
         sum_pt=state.sum_pt + float(obs.prompt_tokens or 0),
@@ -246,20 +255,32 @@ def update(state: OnlineState, obs: Observation) -> tuple[OnlineState, OnlineSco
         templates=templates,
         n_templated=n_templated,
     )
-    content_hit = obs.content is not None and any(
+
+
+def _content_hit(obs: Observation) -> bool:
+    return obs.content is not None and any(
         float(obs.content.get(name, 0.0)) >= 0.5 for name in CONTENT_SIGNALS
     )
-    if new.n <= RESCORE_ALWAYS_UNTIL or new.n % RESCORE_EVERY == 0 or content_hit:
+
+
+def rescore_due(state: OnlineState, obs: Observation) -> bool:
+    """Whether the scorer recomputes the score after ``obs`` was folded into ``state``: on each
+    of an account's first requests, every RESCORE_EVERY requests and on every content hit."""
+    return state.n <= RESCORE_ALWAYS_UNTIL or state.n % RESCORE_EVERY == 0 or _content_hit(obs)
+
+
+def update(state: OnlineState, obs: Observation) -> tuple[OnlineState, OnlineScore]:
+    """Fold one request into the state and score the account (see RESCORE_EVERY).
+    Observations must arrive in time order per account (the gateway sees them that way)."""
+    new = fold(state, obs)
+    if rescore_due(new, obs):
         scored = score_state(new)
         new = replace(new, last_score=scored.score, last_reasons=scored.reasons)
         return new, scored
     return new, OnlineScore(new.last_score, new.last_reasons)
 
 
-def state_frame(state: OnlineState) -> AccountFrame:
-    """The one-row feature frame the batch detectors read, from the running aggregates."""
-    from distillguard.detect.behaviour.timing import gap_cv, local_night_share, offsets_for
-
+def _features(state: OnlineState) -> dict[str, float]:
     n = max(state.n, 1)
     num: dict[str, float] = {
         "n_events": float(state.n),
@@ -292,6 +313,39 @@ def state_frame(state: OnlineState) -> AccountFrame:
         num["c_top_template_share"] = state.templates[0][1] / state.n_templated
         num["c_n_texts"] = float(state.n_templated)
         num["c_template_ratio"] = len(state.templates) / state.n_templated
+    return num
+
+
+def states_frame(states: Sequence[OnlineState]) -> AccountFrame:
+    """The feature frame the batch detectors read, one row per state (a feature a state cannot
+    give yet, e.g. content shares before any scored prompt, is NaN in its row)."""
+    from distillguard.detect.behaviour.timing import gap_cv, local_night_share, offsets_for
+
+    rows = [_features(s) for s in states]
+    names = dict.fromkeys(k for r in rows for k in r)
+    frame = AccountFrame(
+        ids=np.asarray([f"account{i}" for i in range(len(states))], dtype=object),
+        num={
+            k: np.fromiter((r.get(k, math.nan) for r in rows), np.float64, len(rows)) for k in names
+        },
+        text={
+            "verification": np.asarray([s.verification for s in states], dtype=object),
+            "plan": np.asarray([s.plan for s in states], dtype=object),
+        },
+    )
+    hist = np.asarray([s.hist24 for s in states], dtype=np.float64).reshape(len(states), 24)
+    frame.num["night_share"] = local_night_share(
+        hist, offsets_for(np.asarray([s.country for s in states], dtype=object))
+    )
+    frame.num["gap_cv"] = gap_cv(frame.col("gap_mean"), frame.col("gap_std"))
+    return frame
+
+
+def state_frame(state: OnlineState) -> AccountFrame:
+    """The one-row feature frame the batch detectors read, from the running aggregates."""
+    from distillguard.detect.behaviour.timing import gap_cv, local_night_share, offsets_for
+
+    num = _features(state)
     frame = AccountFrame(
         ids=np.asarray(["account"], dtype=object),
         num={k: np.asarray([v], dtype=np.float64) for k, v in num.items()},
@@ -322,3 +376,111 @@ def score_state(state: OnlineState) -> OnlineScore:
     for ev in evidence.values():
         reasons.extend(ev.reasons[0])
     return OnlineScore(score, tuple(reasons))
+
+
+def score_many(states: Sequence[OnlineState]) -> np.ndarray:
+    """The score of each state, as :func:`score_state` gives it, in one vectorised pass (the
+    detectors work on columns): what a replay of many accounts' requests uses."""
+    if not states:
+        return np.zeros(0)
+    frame = states_frame(states)
+    logit, _ = account_logits(_evidence(frame), len(states))
+    return np.asarray(sigmoid(logit), dtype=np.float64)
+
+
+LinkKey = tuple[str, str]
+"""(kind, value) of a piece of infrastructure the gateway sees on a request: ``ip`` (egress
+address), ``device`` (client fingerprint), and from the account record ``payment``,
+``signup_device``, ``signup_burst`` (sign-up /24 and hour) and ``org``."""
+
+
+def account_keys(
+    org_id: str | None = None,
+    payment_fingerprint: str | None = None,
+    signup_ip: str | None = None,
+    signup_fingerprint: str | None = None,
+    created_at_epoch_s: float | None = None,
+) -> tuple[LinkKey, ...]:
+    """The link keys an account carries from its record (known from its first request on)."""
+    out: list[LinkKey] = []
+    if org_id:
+        out.append(("org", org_id))
+    if payment_fingerprint:
+        out.append(("payment", payment_fingerprint))
+    if signup_fingerprint:
+        out.append(("signup_device", signup_fingerprint))
+    if signup_ip and created_at_epoch_s is not None and math.isfinite(created_at_epoch_s):
+        out.append(
+            ("signup_burst", f"{_subnet(signup_ip)}@{math.floor(created_at_epoch_s / 3600)}")
+        )
+    return tuple(out)
+
+
+def request_keys(client_ip: str | None, client_fingerprint: str | None) -> tuple[LinkKey, ...]:
+    """The link keys one request carries (egress address, client fingerprint)."""
+    out: list[LinkKey] = []
+    if client_ip:
+        out.append(("ip", client_ip))
+    if client_fingerprint:
+        out.append(("device", client_fingerprint))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterLinks:
+    """Infrastructure that only flagged clusters use, so that a new account presenting it is
+    caught at its first request (a fresh sock-puppet on the operator's card, sign-up burst,
+    proxy address or device) instead of at the next audit.
+
+    Built by :func:`cluster_links` from the audit's flagged clusters; ``match`` is a dict lookup
+    per key, cheap enough for the request path.
+    """
+
+    keys: Mapping[LinkKey, str] = field(default_factory=dict)
+
+    def match(self, keys: Iterable[LinkKey]) -> tuple[str, LinkKey] | None:
+        """The flagged cluster and the key that links these keys to it, or None."""
+        if not self.keys:
+            return None
+        for k in keys:
+            cluster = self.keys.get(k)
+            if cluster is not None:
+                return cluster, k
+        return None
+
+
+def cluster_links(
+    flagged_clusters: Mapping[str, Iterable[str]],
+    carriers: Mapping[LinkKey, Iterable[str]],
+    flagged: Container[str],
+    min_members: int = 2,
+) -> ClusterLinks:
+    """Keys that link to a flagged cluster: carried by at least ``min_members`` of its flagged
+    members and by no account that is not flagged.
+
+    ``flagged_clusters`` maps a cluster id to its members, ``carriers`` each key to the accounts
+    seen with it so far, ``flagged`` the accounts on the enforcement list. A key any unflagged
+    account uses (a corporate NAT, a VPN exit, an org with honest members) never links, which is
+    what keeps the rule from spreading a campaign's verdict onto bystanders.
+    """
+    cluster_of: dict[str, str] = {}
+    for cluster_id, members in flagged_clusters.items():
+        for m in members:
+            cluster_of.setdefault(m, cluster_id)
+    out: dict[LinkKey, str] = {}
+    for key, accounts in carriers.items():
+        votes: dict[str, int] = {}
+        clean = True
+        for a in accounts:
+            if a not in flagged:
+                clean = False
+                break
+            c = cluster_of.get(a)
+            if c is not None:
+                votes[c] = votes.get(c, 0) + 1
+        if not clean or not votes:
+            continue
+        cluster, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+        if n >= min_members:
+            out[key] = cluster
+    return ClusterLinks(out)

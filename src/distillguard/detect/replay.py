@@ -1,0 +1,340 @@
+"""Replay a deployment over a log: when would distillguard, running as designed, have flagged
+each account?
+
+A deployment has three ways to flag an account, and the replay runs all three in time order
+with the product's own code:
+
+- **online**: the gateway's per-request scorer (``detect.online``: ``fold`` per request, the
+  score recomputed when ``rescore_due`` says so) crosses the policy's online threshold
+  (``PolicySettings.online_degrade_at``, where the gateway starts acting) at that request;
+- **audit**: the periodic batch audit (``audit_frame`` on the log up to each cut-off,
+  ``replay_windows`` evenly spaced) flags the account, or its cluster lifts it;
+- **cluster link**: a request carries infrastructure that, at the last audit, only flagged
+  clusters used (``detect.online.cluster_links``: payment instrument, sign-up device or burst,
+  egress address, client fingerprint, org) and is caught at that request.
+
+An account's first flag is the earliest of the three. Accounts cleared by a known-good override
+are never flagged by any path (the gateway honours the same list).
+
+Cost: one pass over the events in time order in Python (the online fold, a dict lookup for the
+links) plus one audit per window. The gateway scores every prompt with the content model; the
+replay scores a deterministic hash sample of the distinct prompts (``online_texts_budget``, all
+of them when the log holds fewer) and treats the other requests as unscored, as a gateway that
+scores a sample of prompts would: the stats say what share was scored.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import structlog
+
+from distillguard.detect import online
+from distillguard.detect.engine import CONTENT_SIGNALS, ContentScorer, TemplateFn
+from distillguard.detect.overrides import find_override
+from distillguard.detect.queries import _TEXT
+from distillguard.detect.verdicts import FlagPath
+
+if TYPE_CHECKING:
+    from distillguard.detect.engine import AuditOptions, _Scored
+
+__all__ = ["FirstFlag", "ReplayOutcome", "replay_deployment"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstFlag:
+    """When (event time, epoch seconds) and how an account was first flagged, and why."""
+
+    at: float
+    by: FlagPath
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    """First flags per account and what the replay did (counts per path, content sample)."""
+
+    first: Mapping[str, FirstFlag]
+    windows: int
+    by_path: Mapping[str, int]
+    content_share: float | None
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+
+_EVENTS_SQL = """
+SELECT account_id, epoch(ts) AS t, endpoint, model, prompt_tokens, completion_tokens,
+       client_ip, asn, country, client_fingerprint, CAST(params AS VARCHAR) AS params,
+       hash({text}) AS h
+FROM events WHERE epoch(ts) > {lo!r} AND epoch(ts) <= {hi!r}
+ORDER BY ts, request_id
+"""
+
+_ACCOUNTS_SQL = """
+SELECT account_id, epoch(created_at) AS created_t, org_id, payment_fingerprint, signup_ip,
+       signup_fingerprint, verification, plan, country
+FROM {accounts}
+"""
+
+_EVENT_ORGS_SQL = "SELECT account_id, any_value(org_id) FROM events GROUP BY 1"
+
+# Distinct prompt texts in the hash sample (``hash % 1_000_000 < cut``).
+_SAMPLE_TEXTS_SQL = """
+SELECT h, any_value(text) AS text FROM (
+    SELECT hash({text}) AS h, {text} AS text FROM events
+) WHERE text IS NOT NULL AND length(text) > 0 AND h % 1000000 < {cut}
+GROUP BY h
+"""
+
+_DISTINCT_TEXTS_SQL = "SELECT count(DISTINCT hash({text})) FROM events WHERE {text} IS NOT NULL"
+
+
+@dataclass(slots=True)
+class _Account:
+    state: online.OnlineState
+    static_keys: tuple[online.LinkKey, ...]
+    cleared: bool
+    seen: bool = False
+
+
+@dataclass(slots=True)
+class _Content:
+    """Per sampled text hash: the content signals and template id the gateway would attach."""
+
+    scores: dict[int, dict[str, float]] = field(default_factory=dict)
+    templates: dict[int, str | None] = field(default_factory=dict)
+
+
+def _sample_content(
+    con: Any,
+    scorer: ContentScorer | None,
+    template_fn: TemplateFn | None,
+    budget: int,
+) -> tuple[_Content, float | None]:
+    from distillguard.detect.engine import _signal
+
+    out = _Content()
+    if scorer is None and template_fn is None:
+        return out, None
+    n_distinct = int(con.sql(_DISTINCT_TEXTS_SQL.format(text=_TEXT)).fetchall()[0][0] or 0)
+    if n_distinct == 0:
+        return out, None
+    share = min(1.0, budget / n_distinct)
+    cut = int(math.ceil(share * 1_000_000))
+    table = con.sql(_SAMPLE_TEXTS_SQL.format(text=_TEXT, cut=cut)).to_arrow_table()
+    hashes = [int(h) for h in table.column("h").to_pylist()]
+    texts = [str(t) for t in table.column("text").to_pylist()]
+    if scorer is not None and texts:
+        result = scorer.score(texts)
+        sig = np.stack([_signal(result, name, len(texts)) for name in CONTENT_SIGNALS], axis=1)
+        for h, row in zip(hashes, sig.tolist(), strict=True):
+            out.scores[h] = {
+                name: float(v)
+                for name, v in zip(CONTENT_SIGNALS, row, strict=True)
+                if math.isfinite(v)
+            }
+    if template_fn is not None:
+        for h, text in zip(hashes, texts, strict=True):
+            out.templates[h] = template_fn(text)
+    else:
+        for h in hashes:
+            out.templates[h] = None
+    return out, len(hashes) / n_distinct
+
+
+def _accounts(con: Any, accounts_rel: str, opts: AuditOptions) -> dict[str, _Account]:
+    out: dict[str, _Account] = {}
+    orgs = dict(con.sql(_EVENT_ORGS_SQL).fetchall())
+    records = {
+        r[0]: r for r in con.sql(_ACCOUNTS_SQL.format(accounts=accounts_rel)).fetchall() if r[0]
+    }
+    for acc, event_org in orgs.items():
+        rec = records.get(acc)
+        if rec is not None:
+            _, created_t, org, pay, s_ip, s_fp, verification, plan, country = rec
+            org = org or event_org
+            created = float(created_t) if created_t is not None else None
+            state = online.initial_state(created, verification, plan, country)
+            keys = online.account_keys(org, pay, s_ip, s_fp, created)
+        else:
+            org = event_org
+            state = online.initial_state()
+            keys = online.account_keys(org)
+        cleared = bool(opts.overrides) and find_override(opts.overrides, acc, org) is not None
+        out[acc] = _Account(state, keys, cleared)
+    return out
+
+
+def _params(raw: str | None) -> Mapping[str, Any] | None:
+    if not raw:
+        return None
+    doc = orjson.loads(raw)
+    return doc if isinstance(doc, dict) else None
+
+
+def replay_deployment(
+    con: Any,
+    accounts_rel: str,
+    opts: AuditOptions,
+    scorer: ContentScorer | None,
+    template_fn: TemplateFn | None,
+    audit_at: Callable[[float], _Scored | None],
+) -> ReplayOutcome:
+    """Run the online path, the periodic audit and the cluster links over ``events`` in time
+    order (see the module docstring). ``audit_at(cut)`` audits the log up to ``cut``."""
+    started = time.perf_counter()
+    row = con.sql("SELECT min(epoch(ts)), max(epoch(ts)) FROM events").fetchall()[0]
+    if not row or row[0] is None:
+        return ReplayOutcome({}, 0, {}, None, 0.0)
+    t0, t1 = float(row[0]), float(row[1])
+    accounts = _accounts(con, accounts_rel, opts)
+    content, content_share = _sample_content(con, scorer, template_fn, opts.online_texts_budget)
+    first: dict[str, FirstFlag] = {}
+    carriers: dict[online.LinkKey, set[str]] = {}
+    links = online.ClusterLinks()
+    step = max((t1 - t0) / max(opts.replay_windows, 1), 1.0)
+    cuts = [c for c in (t0 + k * step for k in range(1, max(opts.replay_windows, 1))) if c < t1]
+    lo = t0 - 1.0
+    for hi in [*cuts, t1]:
+        _online_window(con, lo, hi, accounts, content, carriers, links, first, opts)
+        if hi < t1:
+            sc = audit_at(hi)
+            if sc is not None:
+                links = _audit_window(sc, opts, accounts, carriers, first)
+        lo = hi
+    windows = len(cuts)
+    by_path: dict[str, int] = {}
+    for f in first.values():
+        by_path[str(f.by)] = by_path.get(str(f.by), 0) + 1
+    seconds = time.perf_counter() - started
+    log.info("replay.finished", windows=windows, seconds=round(seconds, 1), **by_path)
+    notes: list[str] = []
+    if content_share is not None and content_share < 1.0:
+        notes.append(
+            f"replay: the online scorer saw content signals for a {content_share:.0%} hash "
+            "sample of the distinct prompts"
+        )
+    return ReplayOutcome(first, windows, by_path, content_share, seconds, tuple(notes))
+
+
+def _online_window(
+    con: Any,
+    lo: float,
+    hi: float,
+    accounts: dict[str, _Account],
+    content: _Content,
+    carriers: dict[online.LinkKey, set[str]],
+    links: online.ClusterLinks,
+    first: dict[str, FirstFlag],
+    opts: AuditOptions,
+) -> None:
+    """The gateway's per-request path for the events in (lo, hi]."""
+    table = con.sql(_EVENTS_SQL.format(text=_TEXT, lo=lo, hi=hi)).to_arrow_table()
+    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    due: list[tuple[str, float, online.OnlineState]] = []
+    scores_by_h = content.scores
+    templates_by_h = content.templates
+    for i, acc in enumerate(cols["account_id"]):
+        t = float(cols["t"][i])
+        keys = online.request_keys(cols["client_ip"][i], cols["client_fingerprint"][i])
+        for k in keys:
+            carriers.setdefault(k, set()).add(acc)
+        a = accounts.get(acc)
+        if a is None:
+            continue
+        if not a.seen:
+            # The account record's keys count from the account's first request: the gateway
+            # meets an account when it first calls.
+            a.seen = True
+            for k in a.static_keys:
+                carriers.setdefault(k, set()).add(acc)
+        if a.cleared or acc in first:
+            continue
+        hit = links.match((*keys, *a.static_keys))
+        if hit is not None:
+            cluster, (kind, value) = hit
+            first[acc] = FirstFlag(
+                t,
+                FlagPath.CLUSTER_LINK,
+                f"first flagged by the enforcement list: its {kind} is one only flagged cluster "
+                f"{cluster} used",
+            )
+            continue
+        h = cols["h"][i]
+        obs = online.Observation(
+            ts=t,
+            endpoint=cols["endpoint"][i],
+            model=cols["model"][i],
+            prompt_tokens=cols["prompt_tokens"][i],
+            completion_tokens=cols["completion_tokens"][i],
+            content=scores_by_h.get(h) if h is not None else None,
+            template_id=templates_by_h.get(h) if h is not None else None,
+            client_ip=cols["client_ip"][i],
+            asn=cols["asn"][i],
+            params=_params(cols["params"][i]),
+            country=cols["country"][i],
+            client_fingerprint=cols["client_fingerprint"][i],
+        )
+        a.state = online.fold(a.state, obs)
+        if online.rescore_due(a.state, obs):
+            due.append((acc, t, a.state))
+    if not due:
+        return
+    scores = online.score_many([s for _, _, s in due])
+    for (acc, t, state), score in zip(due, scores.tolist(), strict=True):
+        if score < opts.online_flag_at:
+            continue
+        old = first.get(acc)
+        if old is None or t < old.at:
+            first[acc] = FirstFlag(
+                t,
+                FlagPath.ONLINE,
+                f"first flagged by the online scorer: score {score:.2f} after {state.n} requests",
+            )
+
+
+def _audit_window(
+    sc: _Scored,
+    opts: AuditOptions,
+    accounts: dict[str, _Account],
+    carriers: dict[online.LinkKey, set[str]],
+    first: dict[str, FirstFlag],
+) -> online.ClusterLinks:
+    """Flags from the audit at this cut-off, and the cluster links its enforcement list gives."""
+    from distillguard.detect.engine import _cluster_id
+
+    ids = [str(a) for a in sc.frame.ids.tolist()]
+    last = sc.frame.col("last_t")
+    flagged_rows = (sc.final >= opts.threshold) & np.array([o is None for o in sc.override])
+    for i in np.flatnonzero(flagged_rows).tolist():
+        acc = ids[i]
+        if acc in first:
+            continue
+        label = int(sc.comm.label[i])
+        lifted = label >= 0 and sc.final[i] > sc.own[i] + 1e-9
+        first[acc] = FirstFlag(
+            float(last[i]),
+            FlagPath.AUDIT,
+            f"first flagged by the periodic audit: score {sc.final[i]:.2f}"
+            + (f" (lifted by cluster {_cluster_id(label)})" if lifted else ""),
+        )
+    flagged_clusters: dict[str, list[str]] = {}
+    for c, rows in sc.comm.members.items():
+        cs = sc.clusters[c]
+        if cs.score >= opts.threshold and flagged_rows[rows].any():
+            flagged_clusters[_cluster_id(c)] = [ids[r] for r in rows.tolist()]
+    if not flagged_clusters:
+        return online.ClusterLinks()
+    flagged = {a for a in first if not accounts.get(a, _CLEARED).cleared}
+    return online.cluster_links(flagged_clusters, carriers, flagged)
+
+
+_CLEARED = _Account(online.OnlineState(), (), True)
