@@ -99,8 +99,21 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
         if lab == "malicious":
             campaigns[str(camp)].append(v.flagged)
     first = {v.account_id: v.first_flagged_at for v in verdicts}
+    benign = [v for v, m in zip(verdicts, mal, strict=True) if not m]
     served: dict[str, float] = {}
+    # The deployment's false positives: benign accounts flagged at any time by any path
+    # (online scorer, a periodic audit, a cluster link), not only by the final audit.
+    ever: dict[str, dict[str, float]] = {}
+    paths: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if result.stats.replay:
+        ever_kinds: dict[str, list[bool]] = defaultdict(list)
+        for v, m in zip(verdicts, mal, strict=True):
+            lab, camp, kind = labels[v.account_id]
+            if m:
+                paths[str(camp)][str(v.first_flagged_by or "never")] += 1
+            else:
+                ever_kinds[str(kind)].append(v.first_flagged_at is not None)
+        ever = {k: {"n": len(f), "fpr": float(np.mean(f))} for k, f in sorted(ever_kinds.items())}
         rows = [
             (a, first.get(a), camp) for a, (lab, camp, _) in labels.items() if lab == "malicious"
         ]
@@ -125,6 +138,13 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
         "fpr_by_kind": fpr_kind,
         "campaign_recall": {c: float(np.mean(f)) for c, f in sorted(campaigns.items())},
         "served_before_flag": served,
+        "deployment_fpr": (
+            float(np.mean([v.first_flagged_at is not None for v in benign]))
+            if result.stats.replay and benign
+            else None
+        ),
+        "deployment_fpr_by_kind": ever,
+        "first_flag_paths": {c: dict(p) for c, p in sorted(paths.items())},
         "estimated_suspicious_share": result.stats.suspicious_event_share,
         "true_suspicious_share": float(true_share or 0.0),
         "n_accounts": len(verdicts),
@@ -145,7 +165,19 @@ def quality(seeds: list[int], accounts: int, hard: bool, windows: int) -> dict[s
                 res = audit_store(
                     store, replay=True, content=model, templates=template_id, options=opts
                 )
-                runs["content"].append({"seed": seed, **evaluate(res, store)})
+                replay_s = next(
+                    (float(n.split("(")[1].split(" s)")[0]) for n in res.stats.notes
+                     if n.startswith("replay:") and " s)" in n),
+                    None,
+                )  # fmt: skip
+                runs["content"].append(
+                    {
+                        "seed": seed,
+                        "replay_windows": windows,
+                        "replay_s": replay_s,
+                        **evaluate(res, store),
+                    }
+                )
                 res = audit_store(store, replay=False, content=None, templates=None)
                 runs["metadata"].append({"seed": seed, **evaluate(res, store)})
         print(f"seed {seed}: done", file=sys.stderr)
@@ -194,41 +226,68 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
         f"Command: `{cmd}`. Tuning seeds {list(TUNING_SEEDS)} were the only ones looked at "
         "while setting thresholds and fitting the combination weights.",
         "",
-        "| mode | precision | recall | recall @ 0.1% benign FPR | benign FPR | est. / true "
-        "suspicious share |",
-        "|---|---|---|---|---|---|",
+        "| mode | precision | recall | recall @ 0.1% benign FPR | benign FPR | benign flagged "
+        "at any time (replay) | est. / true suspicious share |",
+        "|---|---|---|---|---|---|---|",
     ]
     for mode, rs in runs.items():
         if not rs:
             continue
+        dep = [r["deployment_fpr"] for r in rs if r.get("deployment_fpr") is not None]
         lines.append(
             f"| {mode} | {_mean(rs, 'precision'):.3f} | {_mean(rs, 'recall'):.3f} | "
             f"{_mean(rs, 'recall_at_0.1pct_fpr'):.3f} | {_mean(rs, 'benign_fpr'):.4f} | "
+            f"{f'{np.mean(dep):.4f}' if dep else '-'} | "
             f"{_mean(rs, 'estimated_suspicious_share'):.3f} / "
             f"{_mean(rs, 'true_suspicious_share'):.3f} |"
         )
+    replay_secs = [r["replay_s"] for r in runs["content"] if r.get("replay_s") is not None]
+    if replay_secs:
+        lines += [
+            "",
+            "Replay (content run): the gateway's online scorer per request, a periodic audit "
+            f"every 1/{runs['content'][0]['replay_windows']} of the log and cluster links, in "
+            f'time order; {np.mean(replay_secs):.0f} s per world on average. "benign flagged '
+            'at any time" counts a benign account flagged by any of these paths at any point '
+            "of the day, even if the final audit clears it.",
+        ]
     for mode, rs in runs.items():
         if not rs:
             continue
         lines += ["", f"**{mode}: FPR per benign kind** (flagged / accounts, all seeds)", ""]
-        agg: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        agg: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
         for r in rs:
             for kind, d in r["fpr_by_kind"].items():
                 agg[kind][0] += d["fpr"] * d["n"]
                 agg[kind][1] += d["n"]
-        lines.append("| kind | FPR | accounts |")
-        lines.append("|---|---|---|")
-        for kind, (f, n) in sorted(agg.items()):
-            lines.append(f"| {kind} | {f / max(n, 1):.4f} | {int(n)} |")
+            for kind, d in r.get("deployment_fpr_by_kind", {}).items():
+                agg[kind][2] += d["fpr"] * d["n"]
+        has_dep = any(r.get("deployment_fpr_by_kind") for r in rs)
+        lines.append("| kind | FPR | flagged at any time (replay) | accounts |")
+        lines.append("|---|---|---|---|")
+        for kind, (f, n, e) in sorted(agg.items()):
+            dep = f"{e / max(n, 1):.4f}" if has_dep else "-"
+            lines.append(f"| {kind} | {f / max(n, 1):.4f} | {dep} | {int(n)} |")
         lines += ["", f"**{mode}: per-campaign recall** (and share of requests served "
                   "before the first flag, replay)", ""]  # fmt: skip
-        lines.append("| seed | campaign | recall | served before flag |")
-        lines.append("|---|---|---|---|")
+        lines.append(
+            "| seed | campaign | recall | served before flag | first flagged by "
+            "(online / audit / cluster link / never) |"
+        )
+        lines.append("|---|---|---|---|---|")
         for r in rs:
             for camp, rec in r["campaign_recall"].items():
                 served = r["served_before_flag"].get(camp)
                 s = f"{served:.3f}" if served is not None else "-"
-                lines.append(f"| {r['seed']} | {camp} | {rec:.3f} | {s} |")
+                p = r.get("first_flag_paths", {}).get(camp)
+                by = (
+                    " / ".join(
+                        str(p.get(k, 0)) for k in ("online", "audit", "cluster_link", "never")
+                    )
+                    if p
+                    else "-"
+                )
+                lines.append(f"| {r['seed']} | {camp} | {rec:.3f} | {s} | {by} |")
     return "\n".join(lines)
 
 

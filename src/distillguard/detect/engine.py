@@ -58,7 +58,6 @@ from distillguard.detect.queries import (
     LINK_KEYS_SQL,
     PREDICT_QUERIES_SQL,
     TEXT_SAMPLE_SQL,
-    events_until,
 )
 from distillguard.detect.verdicts import (
     AccountVerdict,
@@ -119,7 +118,8 @@ class AuditOptions:
 
     Replay only: ``replay_windows`` periodic audits over the log, ``online_flag_at`` the online
     score at which the gateway acts (``Settings.gateway.policy.online_degrade_at``),
-    ``online_texts_budget`` how many distinct prompts the replayed online scorer scores.
+    ``online_texts_budget`` how many distinct prompts the replayed online scorer scores,
+    ``replay_horizon_s`` how far back each periodic audit reads (None: the whole log so far).
     """
 
     threshold: float = 0.5
@@ -131,6 +131,7 @@ class AuditOptions:
     replay_windows: int = 24
     online_flag_at: float = 0.6
     online_texts_budget: int = 20_000
+    replay_horizon_s: float | None = None
     seed: int = 42
     overrides: tuple[KnownGood, ...] = ()
     detectors: tuple[Detector, ...] = field(default_factory=tuple)
@@ -693,9 +694,7 @@ def audit_store(
             opts,
             content,
             templates,
-            lambda cut: audit_frame(
-                con, events_until(cut), accounts, opts, content, templates, cache
-            ),
+            lambda rel: audit_frame(con, rel, accounts, opts, content, templates, cache),
         )
         first_flagged = dict(outcome.first)
         replay_notes = (

@@ -394,6 +394,12 @@ address), ``device`` (client fingerprint), and from the account record ``payment
 ``signup_device``, ``signup_burst`` (sign-up /24 and hour) and ``org``."""
 
 
+# Egress addresses do not link by default: proxy and VPN exits a campaign used are handed to
+# strangers afterwards, and on the tuning worlds an address rule caught one campaign account
+# for every forty-odd benign ones (privacy-VPN users, developers, corporate NAT).
+LINK_KINDS = frozenset({"payment", "signup_device", "signup_burst", "device", "org"})
+
+
 def account_keys(
     org_id: str | None = None,
     payment_fingerprint: str | None = None,
@@ -454,6 +460,7 @@ def cluster_links(
     carriers: Mapping[LinkKey, Iterable[str]],
     flagged: Container[str],
     min_members: int = 2,
+    kinds: Container[str] = LINK_KINDS,
 ) -> ClusterLinks:
     """Keys that link to a flagged cluster: carried by at least ``min_members`` of its flagged
     members and by no account that is not flagged.
@@ -461,7 +468,8 @@ def cluster_links(
     ``flagged_clusters`` maps a cluster id to its members, ``carriers`` each key to the accounts
     seen with it so far, ``flagged`` the accounts on the enforcement list. A key any unflagged
     account uses (a corporate NAT, a VPN exit, an org with honest members) never links, which is
-    what keeps the rule from spreading a campaign's verdict onto bystanders.
+    what keeps the rule from spreading a campaign's verdict onto bystanders. Only ``kinds``
+    link (see :data:`LINK_KINDS`).
     """
     cluster_of: dict[str, str] = {}
     for cluster_id, members in flagged_clusters.items():
@@ -469,6 +477,8 @@ def cluster_links(
             cluster_of.setdefault(m, cluster_id)
     out: dict[LinkKey, str] = {}
     for key, accounts in carriers.items():
+        if key[0] not in kinds:
+            continue
         votes: dict[str, int] = {}
         clean = True
         for a in accounts:
