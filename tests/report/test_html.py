@@ -178,3 +178,21 @@ def test_write_report_replaces_an_existing_file(store, result, tmp_path):
     target.write_text("old", encoding="utf-8")
     write_report(store, result, Path(target))
     assert target.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_replay_report_says_how_each_account_was_first_flagged(store, result, tmp_path):
+    from distillguard.detect.verdicts import FlagPath
+
+    paths = [FlagPath.ONLINE, FlagPath.AUDIT, FlagPath.CLUSTER_LINK]
+    flagged = [a for a in result.accounts if a.flagged]
+    by = {a.account_id: paths[i % 3] for i, a in enumerate(flagged)}
+    accounts = tuple(
+        replace(a, first_flagged_by=by[a.account_id]) if a.flagged else a for a in result.accounts
+    )
+    replayed = replace(result, accounts=accounts, stats=replace(result.stats, replay=True))
+    page = write_report(store, replayed, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "(online scorer)" in page and "(periodic audit)" in page
+    n_online = sum(1 for p in by.values() if p is FlagPath.ONLINE)
+    assert f"online scorer {n_online}" in page
+    plain = write_report(store, result, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "(online scorer)" not in plain

@@ -32,6 +32,7 @@ from distillguard.detect.verdicts import (
     AccountVerdict,
     AuditResult,
     ClusterVerdict,
+    FlagPath,
     KnownGood,
     Response,
 )
@@ -145,6 +146,21 @@ def _ts(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_FLAG_PATH_WORDS = {
+    FlagPath.ONLINE: "online scorer",
+    FlagPath.AUDIT: "periodic audit",
+    FlagPath.CLUSTER_LINK: "cluster link",
+}
+
+
+def _first_flag(a: AccountVerdict) -> str:
+    """When the account was first flagged and, in replay, by which path."""
+    when = _ts(a.first_flagged_at)
+    if a.first_flagged_by is None:
+        return when
+    return f"{when} ({_FLAG_PATH_WORDS[a.first_flagged_by]})"
 
 
 def _pct(share: float | None, digits: int = 1) -> str:
@@ -275,11 +291,17 @@ def _summary(data: ReportData) -> Markup:
             )
         )
     if stats.replay:
+        paths = Counter(a.first_flagged_by for a in result.accounts if a.first_flagged_by)
         lines.append(
             el(
                 "p",
-                "Events were replayed in time order: each account's first-flagged time is when "
-                "it first crossed the threshold.",
+                "Events were replayed in time order as a deployment sees them: the gateway's "
+                "online scorer per request, a periodic audit, and cluster links (a new account "
+                "presenting infrastructure only flagged clusters used). Each account's "
+                "first-flagged time is the earliest of the three; first flags by "
+                + ", ".join(f"{w} {_num(paths.get(p, 0))}" for p, w in _FLAG_PATH_WORDS.items())
+                + ". Accounts flagged at some point and cleared by the full audit keep their "
+                "first-flagged time in verdicts.jsonl.",
                 class_="muted small",
             )
         )
@@ -544,7 +566,7 @@ def _accounts(data: ReportData) -> Markup:
             a.kind or "",
             el("a", a.cluster_id, href=f"#cluster-{a.cluster_id}") if a.cluster_id else "—",
             _num(a.n_events),
-            _ts(a.first_flagged_at),
+            _first_flag(a),
             _reasons(a.reasons, limit=3),
         )
         for a in flagged[:MAX_ACCOUNT_ROWS]
