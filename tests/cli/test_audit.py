@@ -69,13 +69,24 @@ def test_audit_metadata_only_and_replay_from_an_ingested_store(world: Path, tmp_
     out = tmp_path / "out2"
     res = CliRunner().invoke(
         app, ["audit", "--db", str(db), "--out", str(out), "--no-content", "--replay",
-              "--no-report"],
+              "--replay-windows", "6", "--replay-horizon-hours", "12", "--no-report"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     # every flagged account has the time it first crossed (an account that crossed in an
-    # earlier window and fell back keeps its time too)
+    # earlier window and fell back keeps its time too), and says which path flagged it
     assert all(r["first_flagged_at"] is not None for r in verdicts if r["flagged"])
+    flagged = [r for r in verdicts if r["first_flagged_at"] is not None]
+    assert flagged and all(
+        any(x.startswith("first flagged by") for x in r["reasons"]) for r in flagged
+    )
+    assert "5 periodic audits" in res.output
+    if SPEC_CHECK.exists():
+        done = subprocess.run(
+            [sys.executable, str(SPEC_CHECK), "verdicts", str(out / "verdicts.jsonl")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout
     assert not (out / "report.html").exists()
 
 

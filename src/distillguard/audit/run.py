@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 import structlog
 
-from distillguard.detect.engine import ContentScorer, TemplateFn, audit_store
+from distillguard.detect.engine import AuditOptions, ContentScorer, TemplateFn, audit_store
 from distillguard.detect.overrides import parse_known_good
 from distillguard.detect.verdicts import (
     AuditResult,
@@ -127,13 +127,17 @@ def run_audit(
     replay: bool = False,
     content: bool = True,
     report: ReportWriter | None = None,
+    replay_windows: int | None = None,
+    replay_horizon_s: float | None = None,
 ) -> AuditRun:
     """Audit ``events`` (ingested into a throwaway in-memory store) or the store at ``db``
     (events given with ``db`` are ingested into it first) and write the outputs to ``out``.
 
     ``content=False`` forces metadata-only mode. ``report`` writes report.html (the report
     stage's ``write_report``); None skips it. Rejected input records go to
-    ``out/rejects.jsonl``.
+    ``out/rejects.jsonl``. ``replay_windows`` and ``replay_horizon_s`` set the periodic
+    audits of ``replay`` (how many over the log, how far back each reads; defaults in
+    :class:`AuditOptions`).
     """
     if db is None and not events:
         raise InputFileError("--events", "give event files with --events or a store with --db")
@@ -159,6 +163,11 @@ def run_audit(
             overrides=overrides,
             content=scorer,
             templates=template_fn,
+            options=replace(
+                AuditOptions(),
+                replay_windows=replay_windows or AuditOptions().replay_windows,
+                replay_horizon_s=replay_horizon_s,
+            ),
         )
         if content_note is not None:
             result = _with_note(result, content_note)
@@ -177,7 +186,5 @@ def run_audit(
 
 
 def _with_note(result: AuditResult, note: str) -> AuditResult:
-    from dataclasses import replace
-
     stats: Any = replace(result.stats, notes=(*result.stats.notes, note))
     return AuditResult(result.accounts, result.clusters, stats)

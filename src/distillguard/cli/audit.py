@@ -34,7 +34,19 @@ def audit(
         help="Analyst known-good list (JSONL/CSV: account_id or org_id, who, why).",
     ),
     replay: bool = typer.Option(
-        False, "--replay", help="Replay events in time order and record first_flagged_at."
+        False,
+        "--replay",
+        help="Replay the log as a deployment sees it (online scorer per request, periodic "
+        "audits, cluster links) and record first_flagged_at and how.",
+    ),
+    replay_windows: int | None = typer.Option(
+        None, "--replay-windows", min=1, help="Periodic audits over the log in --replay (48)."
+    ),
+    replay_horizon_hours: float | None = typer.Option(
+        None,
+        "--replay-horizon-hours",
+        min=0.0,
+        help="How far back each periodic audit of --replay reads (default: the whole log so far).",
     ),
     no_content: bool = typer.Option(
         False, "--no-content", help="Ignore prompt text: metadata-only detectors."
@@ -58,6 +70,8 @@ def audit(
         db=db,
         known_good=known_good,
         replay=replay,
+        replay_windows=replay_windows,
+        replay_horizon_s=3600.0 * replay_horizon_hours if replay_horizon_hours else None,
         content=not no_content,
         report=None if no_report else write_report,
     )
