@@ -77,3 +77,21 @@ def test_cleared_accounts_are_flagged_by_no_path(late_world_con) -> None:
     for name in ("camp3", "late0"):
         assert by[name].first_flagged_at is None and not by[name].flagged
         assert by[name].override is not None
+
+
+def test_confirmed_audit_flags_come_no_earlier(late_world_con) -> None:
+    # The online path is switched off (no score reaches 1.01) to look at the audit path alone.
+    def run(confirm: int):
+        opts = AuditOptions(replay_windows=8, online_flag_at=1.01, replay_confirm=confirm)
+        return audit_store(FakeStore(late_world_con), replay=True, options=opts).by_account()
+
+    once, twice = run(1), run(2)
+    for a in range(8):
+        v1, v2 = once[f"camp{a}"], twice[f"camp{a}"]
+        assert v1.first_flagged_by is FlagPath.AUDIT and v2.first_flagged_by is FlagPath.AUDIT
+        assert v1.first_flagged_at is not None and v2.first_flagged_at is not None
+        assert v2.first_flagged_at >= v1.first_flagged_at
+        assert any("2 audits in a row" in r for r in v2.reasons)
+    assert any(
+        twice[f"camp{a}"].first_flagged_at > once[f"camp{a}"].first_flagged_at for a in range(8)
+    )

@@ -119,7 +119,8 @@ class AuditOptions:
     Replay only: ``replay_windows`` periodic audits over the log, ``online_flag_at`` the online
     score at which the gateway acts (``Settings.gateway.policy.online_degrade_at``),
     ``online_texts_budget`` how many distinct prompts the replayed online scorer scores,
-    ``replay_horizon_s`` how far back each periodic audit reads (None: the whole log so far).
+    ``replay_horizon_s`` how far back each periodic audit reads (None: the whole log so far),
+    ``replay_confirm`` how many periodic audits in a row must flag an account.
     """
 
     threshold: float = 0.5
@@ -132,6 +133,7 @@ class AuditOptions:
     online_flag_at: float = 0.6
     online_texts_budget: int = 20_000
     replay_horizon_s: float | None = None
+    replay_confirm: int = 1
     seed: int = 42
     overrides: tuple[KnownGood, ...] = ()
     detectors: tuple[Detector, ...] = field(default_factory=tuple)

@@ -8,7 +8,10 @@ with the product's own code:
   score recomputed when ``rescore_due`` says so) crosses the policy's online threshold
   (``PolicySettings.online_degrade_at``, where the gateway starts acting) at that request;
 - **audit**: the periodic batch audit (``audit_frame`` on the log up to each cut-off,
-  ``replay_windows`` evenly spaced) flags the account, or its cluster lifts it;
+  ``replay_windows`` evenly spaced, optionally only the ``replay_horizon_s`` before it) flags
+  the account, or its cluster lifts it, in ``replay_confirm`` audits in a row (an audit of a
+  partial log sees accounts with little history; asking a second audit to agree keeps a
+  one-off false positive from reaching the enforcement list);
 - **cluster link**: a request carries infrastructure that, at the last audit, only flagged
   clusters used (``detect.online.cluster_links``: payment instrument, sign-up device or burst,
   egress address, client fingerprint, org) and is caught at that request.
@@ -104,6 +107,7 @@ class _Account:
     static_keys: tuple[online.LinkKey, ...]
     cleared: bool
     seen: bool = False
+    audit_streak: int = 0
 
 
 @dataclass(slots=True)
@@ -337,9 +341,17 @@ def _audit_window(
     ids = [str(a) for a in sc.frame.ids.tolist()]
     last = sc.frame.col("last_t")
     flagged_rows = (sc.final >= opts.threshold) & np.array([o is None for o in sc.override])
-    for i in np.flatnonzero(flagged_rows).tolist():
-        acc = ids[i]
-        if acc in first:
+    in_frame = set(ids)
+    for acc, known in accounts.items():
+        if acc not in in_frame:
+            known.audit_streak = 0
+    confirm = max(opts.replay_confirm, 1)
+    for i, acc in enumerate(ids):
+        a = accounts.get(acc)
+        if a is None:
+            continue
+        a.audit_streak = a.audit_streak + 1 if flagged_rows[i] else 0
+        if acc in first or a.audit_streak < confirm:
             continue
         label = int(sc.comm.label[i])
         lifted = label >= 0 and sc.final[i] > sc.own[i] + 1e-9
@@ -347,7 +359,8 @@ def _audit_window(
             float(last[i]),
             FlagPath.AUDIT,
             f"first flagged by the periodic audit: score {sc.final[i]:.2f}"
-            + (f" (lifted by cluster {_cluster_id(label)})" if lifted else ""),
+            + (f" (lifted by cluster {_cluster_id(label)})" if lifted else "")
+            + (f", flagged by {confirm} audits in a row" if confirm > 1 else ""),
         )
     flagged_clusters: dict[str, list[str]] = {}
     for c, rows in sc.comm.members.items():
