@@ -38,6 +38,10 @@ from distillguard.simulate import LowAndSlowConfig, ProxyNetworkConfig, scenario
 from distillguard.store import Store
 
 TUNING_SEEDS = (1, 2, 3)
+# The deployment the replay simulates (chosen on tuning seed 1; see README, section audit).
+REPLAY_WINDOWS = 24
+REPLAY_HORIZON_H: float | None = None
+REPLAY_CONFIRM = 1
 EVAL_SEEDS = (101, 102, 103)
 
 
@@ -153,7 +157,17 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
     }
 
 
-def quality(seeds: list[int], accounts: int, hard: bool, windows: int) -> dict[str, Any]:
+def _replay_options(windows: int, horizon_h: float | None, confirm: int) -> AuditOptions:
+    return AuditOptions(
+        replay_windows=windows,
+        replay_horizon_s=3600.0 * horizon_h if horizon_h else None,
+        replay_confirm=confirm,
+    )
+
+
+def quality(
+    seeds: list[int], accounts: int, hard: bool, windows: int, horizon_h: float | None, confirm: int
+) -> dict[str, Any]:
     model = ContentModel.load()
     runs: dict[str, list[dict[str, Any]]] = {"content": [], "metadata": []}
     for seed in seeds:
@@ -161,7 +175,7 @@ def quality(seeds: list[int], accounts: int, hard: bool, windows: int) -> dict[s
             world = _world(seed, accounts, hard, Path(tmp) / "world")
             with Store.open(":memory:") as store:
                 _load(store, world)
-                opts = AuditOptions(replay_windows=windows)
+                opts = _replay_options(windows, horizon_h, confirm)
                 res = audit_store(
                     store, replay=True, content=model, templates=template_id, options=opts
                 )
@@ -174,6 +188,8 @@ def quality(seeds: list[int], accounts: int, hard: bool, windows: int) -> dict[s
                     {
                         "seed": seed,
                         "replay_windows": windows,
+                        "replay_horizon_h": horizon_h,
+                        "replay_confirm": confirm,
                         "replay_s": replay_s,
                         **evaluate(res, store),
                     }
@@ -184,18 +200,25 @@ def quality(seeds: list[int], accounts: int, hard: bool, windows: int) -> dict[s
     return runs
 
 
-def _child_audit(db: Path) -> None:
-    """Run in a fresh process so that peak RSS is the audit's alone."""
+def _child_audit(db: Path, replay: str | None) -> None:
+    """Run in a fresh process so that peak RSS is the audit's alone. ``replay`` is
+    ``windows,horizon_h,confirm`` for a replay run."""
     model = ContentModel.load()
+    opts = None
+    if replay:
+        w, h, c = replay.split(",")
+        opts = _replay_options(int(w), float(h) or None, int(c))
     with Store.open(db) as store:
         t = time.perf_counter()
-        res = audit_store(store, content=model, templates=template_id)
+        res = audit_store(
+            store, replay=opts is not None, content=model, templates=template_id, options=opts
+        )
         elapsed = time.perf_counter() - t
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(f"RESULT {res.stats.n_events} {elapsed:.2f} {rss_gb:.3f}")
 
 
-def speed(n_events: int) -> dict[str, float]:
+def speed(n_events: int, replay: str | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="dg-detect-speed-") as tmp:
         # About 160 events per account per day in the default mixed world.
         scale = max(n_events / 240_000.0, 0.05)
@@ -204,7 +227,8 @@ def speed(n_events: int) -> dict[str, float]:
         with Store.open(db) as store:
             _load(store, world)
         done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.detect", "--child-audit", str(db)],
+            [sys.executable, "-m", "benchmarks.detect", "--child-audit", str(db)]
+            + (["--child-replay", replay] if replay else []),
             capture_output=True,
             text=True,
             check=True,
@@ -243,13 +267,21 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
         )
     replay_secs = [r["replay_s"] for r in runs["content"] if r.get("replay_s") is not None]
     if replay_secs:
+        r0 = runs["content"][0]
+        horizon = r0.get("replay_horizon_h")
+        confirm = r0.get("replay_confirm") or 1
         lines += [
             "",
-            "Replay (content run): the gateway's online scorer per request, a periodic audit "
-            f"every 1/{runs['content'][0]['replay_windows']} of the log and cluster links, in "
-            f'time order; {np.mean(replay_secs):.0f} s per world on average. "benign flagged '
-            'at any time" counts a benign account flagged by any of these paths at any point '
-            "of the day, even if the final audit clears it.",
+            "Replay (content run), what a deployment would have done in time order: the "
+            "gateway's online scorer on every request (acting at online score 0.6), a periodic "
+            f"audit every 1/{r0['replay_windows']} of the log"
+            + (f" reading the last {horizon:g} h" if horizon else " reading the log so far")
+            + (f", acting on accounts {confirm} audits in a row flag" if confirm > 1 else "")
+            + ", and cluster links (a new account presenting a payment card, sign-up device or "
+            "burst, client fingerprint or org that only flagged clusters used is flagged at its "
+            f'first request); {np.mean(replay_secs):.0f} s per world on average. "benign '
+            'flagged at any time" counts a benign account flagged by any of these paths at any '
+            "point of the day, even if the final audit clears it.",
         ]
     for mode, rs in runs.items():
         if not rs:
@@ -266,8 +298,8 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
         lines.append("| kind | FPR | flagged at any time (replay) | accounts |")
         lines.append("|---|---|---|---|")
         for kind, (f, n, e) in sorted(agg.items()):
-            dep = f"{e / max(n, 1):.4f}" if has_dep else "-"
-            lines.append(f"| {kind} | {f / max(n, 1):.4f} | {dep} | {int(n)} |")
+            dep_s = f"{e / max(n, 1):.4f}" if has_dep else "-"
+            lines.append(f"| {kind} | {f / max(n, 1):.4f} | {dep_s} | {int(n)} |")
         lines += ["", f"**{mode}: per-campaign recall** (and share of requests served "
                   "before the first flag, replay)", ""]  # fmt: skip
         lines.append(
@@ -295,15 +327,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="*", default=list(EVAL_SEEDS))
     parser.add_argument("--accounts", type=int, default=1500)
-    parser.add_argument("--replay-windows", type=int, default=24)
+    parser.add_argument("--replay-windows", type=int, default=REPLAY_WINDOWS)
+    parser.add_argument("--replay-horizon-hours", type=float, default=REPLAY_HORIZON_H)
+    parser.add_argument("--replay-confirm", type=int, default=REPLAY_CONFIRM)
+    parser.add_argument(
+        "--speed-replay",
+        type=int,
+        nargs="*",
+        default=[],
+        help="replay cost (the deployment replay with the --replay-* settings) at these sizes",
+    )
+    parser.add_argument("--child-replay", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--hard", action="store_true")
     parser.add_argument("--speed", type=int, nargs="*", default=[])
     parser.add_argument("--child-audit", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_audit is not None:
-        _child_audit(args.child_audit)
+        _child_audit(args.child_audit, args.child_replay)
         return
     cmd = "python -m benchmarks.detect " + " ".join(sys.argv[1:])
+    replay_spec = f"{args.replay_windows},{args.replay_horizon_hours or 0},{args.replay_confirm}"
+    if args.speed_replay:
+        rows = [speed(n, replay_spec) for n in args.speed_replay]
+        md = [
+            "## detect: replay cost",
+            "",
+            f"Command: `{cmd.strip()}` (content model on; the deployment replay: online scorer "
+            f"per request, {args.replay_windows} periodic audits"
+            + (
+                f" of the last {args.replay_horizon_hours:g} h each"
+                if args.replay_horizon_hours
+                else ""
+            )
+            + ", cluster links, then the full audit; fresh process each).",
+            "",
+            "| events | seconds | peak RSS (GB) |",
+            "|---|---|---|",
+        ]
+        md += [
+            f"| {int(r['n_events']):,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} |"
+            for r in rows
+        ]
+        print("\n".join(md))
+        record("detect-replay-speed", "\n".join(md), {"command": cmd, "rows": rows})
+        return
     if args.speed:
         rows = [speed(n) for n in args.speed]
         md = [
@@ -321,7 +388,14 @@ def main() -> None:
         print("\n".join(md))
         record("detect-speed", "\n".join(md), {"command": cmd, "rows": rows})
         return
-    runs = quality(args.seeds, args.accounts, args.hard, args.replay_windows)
+    runs = quality(
+        args.seeds,
+        args.accounts,
+        args.hard,
+        args.replay_windows,
+        args.replay_horizon_hours or None,
+        args.replay_confirm,
+    )
     text = _markdown(runs, cmd.strip(), args.hard)
     print(text)
     name = "detect-hard" if args.hard else "detect"
