@@ -3,13 +3,17 @@
 **Per account.** ``logit = BIAS + sum_d WEIGHTS[d] * evidence_d`` (evidence in [0, 1]; a
 detector that could not judge contributes nothing), ``score = sigmoid(logit)``. The weights say
 how much each kind of evidence means on its own; the bias is set so that no single detector at
-full strength crosses the flag threshold (0.5) alone (except a PRADA/coverage finding on predict
-traffic): theft takes two independent lines of evidence, e.g. reasoning elicitation from a fresh
-unverified account. How the constants were set: a prior by hand from what each behaviour means,
-then a non-negative, L2-regularised logistic fit of the per-account evidence on the simulator's
-*tuning* seeds (1-3, benign accounts weighted 3x), then a blend of the two rounded to one decimal
-that leans less on the two detectors the fit liked most (proxy rotation, release chasing), since
-other people's traffic will not look like our simulator's. Evaluation seeds (101 and up, see
+full strength crosses the flag threshold (0.5) alone (PRADA on predict traffic comes closest, at
+0.2 in metadata mode): theft takes two independent lines of evidence, e.g. reasoning elicitation
+from a fresh unverified account. How the constants were set: a prior by hand from what each
+behaviour means, then a non-negative, L2-regularised (1e-4) logistic fit of the per-account
+evidence on the simulator's *tuning* seeds (1-3, benign accounts weighted 3x; content weights on
+the accounts whose prompts were scored, metadata weights on a metadata-only audit of the same
+worlds), then the mean of prior and fit rounded to one decimal, with the fit's two favourites
+(release chasing and capability coverage, which it pushed to 8) capped at 4 before averaging,
+since other people's traffic will not look like our simulator's. Where the fit had no data
+(PRADA among accounts with prompt text) the prior stands. Last refit after the synchrony and
+collective-evidence changes of the network stage. Evaluation seeds (101 and up, see
 benchmarks/detect.py) were never looked at while setting them. The score is calibrated for a
 population where roughly a quarter of accounts are in campaigns (the tuning worlds); with a
 rarer threat the same score overstates the probability, but the ranking holds.
@@ -26,6 +30,9 @@ cluster's independent members (an org counts once) chasing a new release within 
 sweeping the task space evenly. It adds ``COLLECTIVE_WEIGHT * collective`` to the cluster logit
 and opens the cluster score to clusters whose members look innocent one by one; coordination
 alone (a NAT, a company card, a VPN exit) still leaves a cluster at its members' score.
+``COLLECTIVE_WEIGHT`` and ``COLLECTIVE_LIFT_WEIGHT`` were set by hand on the tuning seeds (the
+lowest values that lift a linked, participating member of a fully collective cluster over the
+threshold from an own score of about 0.05), not fitted.
 
 **Lift.** ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * link`` (see
 :func:`lift`): coordination evidence lifts members that look innocent alone, in proportion to how
@@ -63,30 +70,30 @@ __all__ = [
     "sigmoid",
 ]
 
-BIAS = -5.2
+BIAS = -6.2
 WEIGHTS: Mapping[str, float] = {
     "volume_shape": 1.4,
     "reasoning_params": 1.2,
-    "elicitation": 1.8,
-    "content_abuse": 1.2,
-    "capability_coverage": 1.6,
-    "template_concentration": 0.6,
-    "timing_regularity": 1.0,
-    "release_chasing": 2.6,
+    "elicitation": 2.6,
+    "content_abuse": 1.3,
+    "capability_coverage": 2.8,
+    "template_concentration": 0.3,
+    "timing_regularity": 1.3,
+    "release_chasing": 3.3,
     "infra_diversity": 2.4,
-    "identity_risk": 1.8,
+    "identity_risk": 2.1,
     "prediction_extraction": 4.6,
 }
-BIAS_METADATA = -4.8
+BIAS_METADATA = -5.7
 WEIGHTS_METADATA: Mapping[str, float] = {
-    "volume_shape": 1.6,
+    "volume_shape": 1.8,
     "reasoning_params": 1.4,
-    "capability_coverage": 0.0,
-    "timing_regularity": 1.2,
-    "release_chasing": 2.8,
-    "infra_diversity": 2.6,
-    "identity_risk": 1.8,
-    "prediction_extraction": 4.6,
+    "capability_coverage": 2.0,
+    "timing_regularity": 1.6,
+    "release_chasing": 3.4,
+    "infra_diversity": 2.5,
+    "identity_risk": 2.2,
+    "prediction_extraction": 4.2,
 }
 CONTENT_DETECTORS = ("elicitation", "content_abuse", "template_concentration")
 COORD_WEIGHT = 1.5
