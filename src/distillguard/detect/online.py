@@ -11,6 +11,12 @@ What the online scorer cannot see: the account network (clusters come from the a
 enforcement list), release chasing (needs the whole population), capability coverage (needs the
 prompt text, which the gateway does not keep per account) and PRADA (needs the input vectors).
 Distinct-value counts are exact up to :data:`MAX_DISTINCT` values and saturate there.
+
+``update`` is ``fold`` (the aggregates) then, when ``rescore_due``, ``score_state``; a replay of
+many accounts (``detect.replay``) folds the same way and scores the due states together with
+``score_many``, which gives the same numbers. :func:`cluster_links` is the per-request side of
+the enforcement list's clusters: infrastructure only flagged clusters used, so that a new account
+presenting it is caught at its first request.
 """
 
 from __future__ import annotations
