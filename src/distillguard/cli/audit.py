@@ -40,7 +40,10 @@ def audit(
         "audits, cluster links) and record first_flagged_at and how.",
     ),
     replay_windows: int | None = typer.Option(
-        None, "--replay-windows", min=1, help="Periodic audits over the log in --replay (48)."
+        None,
+        "--replay-windows",
+        min=1,
+        help="Periodic audits over the log in --replay (default 24).",
     ),
     replay_horizon_hours: float | None = typer.Option(
         None,
