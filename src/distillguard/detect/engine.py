@@ -44,6 +44,7 @@ from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
     collective_evidence,
+    neighbourhood_evidence,
     participation,
 )
 from distillguard.detect.network.communities import find_communities
@@ -451,6 +452,9 @@ def audit_frame(
         clusters,
         strength_all=comm.strength_all,
         participation=np.fmax(chase, coverage),
+        neighbourhood=neighbourhood_evidence(
+            len(frame), graph.src, graph.dst, graph.weight, orgs, chase, coverage
+        ),
     )
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None

@@ -208,7 +208,7 @@ def build_links(
                 a, b = keys_k // n, keys_k % n
                 jac = both / np.maximum(n_values[a] + n_values[b] - both, 1.0)
                 # One or two shared addresses are a NAT or a VPN exit; a fleet shares a set.
-                ip_jaccard = (keys_k, np.where(both >= 3, jac, 0.0))
+                ip_jaccard = (keys_k, np.where(both >= 2, jac, 0.0))
         shared[kind] = {k: tuple(v) for k, v in kind_shared.items()}
 
     if not per_kind:
@@ -235,7 +235,7 @@ def build_links(
         if kind == "ip" and ip_jaccard is not None:
             jac = np.zeros(keys_arr.shape[0])
             jac[np.searchsorted(keys_arr, ip_jaccard[0])] = ip_jaccard[1]
-            strength = np.maximum(strength, ramp(jac, 0.2, 0.5))
+            strength = np.maximum(strength, ramp(jac, 0.1, 0.4))
         if kind in _ORG_DISCOUNTED:
             strength = np.where(same_org, strength / 3.0, strength)
         by_kind[kind] = strength
