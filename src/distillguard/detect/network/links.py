@@ -10,7 +10,7 @@ says little:
   hundreds of accounts share links each pair only weakly;
 - addresses and subnets shared by more than ``max_df_infra`` accounts say nothing alone
   (they are public infrastructure, not an operator's);
-- but two accounts whose *address sets* overlap (Jaccard, at least three shared addresses,
+- but two accounts whose *address sets* overlap (Jaccard, at least two shared addresses,
   values shared by up to ``max_df_overlap`` accounts) are linked however common each address
   is: a fleet sends through the operator's set of egress addresses, while strangers on a VPN
   share one or two exits out of dozens;
@@ -207,7 +207,7 @@ def build_links(
                 both = np.bincount(inv_k).astype(np.float64)
                 a, b = keys_k // n, keys_k % n
                 jac = both / np.maximum(n_values[a] + n_values[b] - both, 1.0)
-                # One or two shared addresses are a NAT or a VPN exit; a fleet shares a set.
+                # One shared address is a NAT or a VPN exit; a fleet shares a set of them.
                 ip_jaccard = (keys_k, np.where(both >= 2, jac, 0.0))
         shared[kind] = {k: tuple(v) for k, v in kind_shared.items()}
 
