@@ -58,6 +58,7 @@ from distillguard.detect.queries import (
     HOUR_HISTOGRAM_SQL,
     LINK_KEYS_SQL,
     PREDICT_QUERIES_SQL,
+    SIGNUP_ACCOUNTS_SQL,
     TEXT_SAMPLE_SQL,
 )
 from distillguard.detect.verdicts import (
@@ -70,6 +71,7 @@ from distillguard.detect.verdicts import (
     Response,
     response_for,
 )
+from distillguard.identity.signup_risk import LinkKind, score_signups
 from distillguard.settings import Settings
 
 if TYPE_CHECKING:
@@ -321,6 +323,40 @@ def _timing_features(con: Any, frame: AccountFrame, events: str) -> None:
     frame.num["gap_cv"] = gap_cv(frame.col("gap_mean"), frame.col("gap_std"))
 
 
+# identity's sign-up groups that become network links; shared devices and cards are linked
+# from the account records directly (LINK_KEYS_SQL).
+_SIGNUP_LINK_KIND = {
+    LinkKind.NETWORK: "signup_burst",
+    LinkKind.ASN: "signup_burst",
+    LinkKind.EMAIL_DOMAIN: "signup_domain",
+}
+
+
+def _signup_link_keys(
+    con: Any, frame: AccountFrame, events: str, accounts: str
+) -> tuple[list[int], list[str], list[str]]:
+    """(row, kind, value) link keys from identity's sign-up risk groups: bursts of sign-ups
+    from one network or AS within an hour, fresh e-mail domains signing up in bursts."""
+    if accounts == EMPTY_ACCOUNTS:
+        return [], [], []
+    table = _fetch(con, SIGNUP_ACCOUNTS_SQL.format(events=events, accounts=accounts))
+    if table.num_rows < 2:
+        return [], [], []
+    result = score_signups(table)
+    rows: list[int] = []
+    kinds: list[str] = []
+    values: list[str] = []
+    for g in result.groups:
+        kind = _SIGNUP_LINK_KIND.get(g.kind)
+        if kind is None:
+            continue
+        pos = frame.index_of(g.members)
+        rows.extend(int(p) for p in pos.tolist())
+        kinds.extend([kind] * len(g.members))
+        values.extend([f"{g.kind}:{g.key}"] * len(g.members))
+    return rows, kinds, values
+
+
 def _network(
     con: Any,
     frame: AccountFrame,
@@ -338,6 +374,11 @@ def _network(
         rows = np.concatenate([rows, np.asarray(t_rows, dtype=np.int64)])
         kinds = np.concatenate([kinds, np.full(len(t_rows), "template", dtype=object)])
         values = np.concatenate([values, np.asarray(t_vals, dtype=object)])
+    s_rows, s_kinds, s_vals = _signup_link_keys(con, frame, events, accounts)
+    if s_rows:
+        rows = np.concatenate([rows, np.asarray(s_rows, dtype=np.int64)])
+        kinds = np.concatenate([kinds, np.asarray(s_kinds, dtype=object)])
+        values = np.concatenate([values, np.asarray(s_vals, dtype=object)])
     buckets_tab = _fetch(con, ACTIVE_BUCKETS_SQL.format(events=events))
     b_rows = frame.index_of(buckets_tab.column("account_id").to_pylist())
     b_q = buckets_tab.column("q").to_numpy(zero_copy_only=False)

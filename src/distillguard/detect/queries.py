@@ -19,6 +19,7 @@ __all__ = [
     "HOUR_HISTOGRAM_SQL",
     "LINK_KEYS_SQL",
     "PREDICT_QUERIES_SQL",
+    "SIGNUP_ACCOUNTS_SQL",
     "TEXT_SAMPLE_SQL",
     "events_until",
 ]
@@ -227,14 +228,17 @@ UNION ALL
 SELECT a.account_id, 'signup_device', a.signup_fingerprint FROM {accounts} a
 JOIN seen USING (account_id)
 WHERE a.signup_fingerprint IS NOT NULL AND a.signup_fingerprint <> ''
-UNION ALL
-SELECT a.account_id, 'signup_burst',
-       coalesce(regexp_extract(a.signup_ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1), a.signup_ip) || '@'
-       || CAST(CAST(floor(epoch(a.created_at) / 3600) AS BIGINT) AS VARCHAR)
-FROM {accounts} a JOIN seen USING (account_id)
-WHERE a.signup_ip IS NOT NULL AND a.signup_ip <> ''
 """
 )
+
+# The account records of the accounts seen in the events, for identity's sign-up risk (bursts of
+# sign-ups from one network or AS, fresh e-mail domains signing up in bursts): its groups become
+# ``signup_burst`` and ``signup_domain`` links of the account network.
+SIGNUP_ACCOUNTS_SQL = """
+SELECT a.account_id, a.created_at, a.org_id, a.email_domain, a.signup_ip, a.country
+FROM {accounts} a JOIN (SELECT DISTINCT account_id FROM {events}) USING (account_id)
+WHERE a.created_at IS NOT NULL
+"""
 
 # Which 5-minute buckets each account was active in: synchronised activity (SynchroTrap) is
 # measured on these for pairs of accounts already linked by something else.

@@ -1,7 +1,8 @@
 """The account network: which accounts share infrastructure or behaviour, and how strongly.
 
 Input is a list of (account, kind, value) link keys: a client address, a /24 + network + day, a
-device fingerprint, a payment instrument, a sign-up device or sign-up burst, a prompt template.
+device fingerprint, a payment instrument, a sign-up device, a sign-up burst from one network or
+a fresh e-mail domain (identity's ``score_signups`` groups), a prompt template.
 Two accounts sharing a value are linked; the strength of a link is built so that a common value
 says little:
 
@@ -45,11 +46,12 @@ KIND_WEIGHTS: dict[str, tuple[float, float]] = {
     "device": (0.7, 0.7),
     "ip": (0.8, 1.0),
     "signup_burst": (0.6, 0.5),
+    "signup_domain": (0.5, 0.5),
     "subnet": (0.4, 2.0),
     "template": (0.6, 0.8),
     "sync": (0.5, 1.0),
 }
-_ORG_DISCOUNTED = frozenset({"payment", "device", "signup_device", "signup_burst"})
+_ORG_DISCOUNTED = frozenset({"payment", "device", "signup_device", "signup_burst", "signup_domain"})
 _INFRA = frozenset({"ip", "subnet"})
 
 
