@@ -144,7 +144,7 @@ def build_links(
     active_buckets: dict[int, np.ndarray] | None = None,
     *,
     max_df_infra: int = 50,
-    max_df_overlap: int = 400,
+    max_df_overlap: int = 200,
     max_pairs_df: int = 60,
     chain: int = 4,
     min_weight: float = 0.2,
