@@ -624,6 +624,11 @@ def _build_result(
             reasons.append(
                 f"member of cluster {_cluster_id(label)} ({sc.clusters[label].size} accounts)"
             )
+        elif sc.final[i] > sc.own[i] + 1e-9:
+            reasons.append(
+                f"linked accounts around it chased the new release or swept the task space "
+                f"together, and so did it; own score {sc.own[i]:.2f} lifted to {score:.2f}"
+            )
         if skipped:
             reasons.append(f"not evaluated (no prompt content): {', '.join(skipped)}")
         is_flagged = bool(flagged[i])
