@@ -174,17 +174,13 @@ def lift(
     clusters: Mapping[int, ClusterScore],
     strength_all: np.ndarray | None = None,
     participation: np.ndarray | None = None,
-    neighbourhood: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Final per-account scores after the cluster lift (never lower than ``own``).
 
     In logit space: ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * link`` for
     members of clusters scoring at least 0.5, ``link`` the specific link ``strength``; in a
     cluster with collective evidence, at least ``strength_all * participation`` (the member's
-    links of any kind times its part in the collective behaviour, both in [0, 1]). With
-    ``neighbourhood = (evidence, link)`` (see detect/network/collective.py) a member also gets
-    ``COLLECTIVE_LIFT_WEIGHT * evidence * participation * link`` from the collective behaviour
-    of its own neighbours, whatever community it was filed in. Additive, so
+    links of any kind times its part in the collective behaviour, both in [0, 1]). Additive, so
     the lift is proportional: a member with some doubt of its own (0.3) linked tightly into a
     campaign is flagged, while an innocent-looking account (0.03) that merely shares a VPN exit
     with one stays below the line.
@@ -197,9 +193,6 @@ def lift(
         joint = np.clip(strength_all, 0.0, 1.0) * part
         boost = np.maximum(boost, COLLECTIVE_LIFT_WEIGHT * col * joint)
     boost = np.where(cs >= 0.5, cs, 0.0) * boost
-    if neighbourhood is not None and part is not None:
-        evidence, link = neighbourhood
-        boost = np.maximum(boost, COLLECTIVE_LIFT_WEIGHT * evidence * part * link)
     p = np.clip(own, 1e-6, 1 - 1e-6)
     lifted = sigmoid(np.log(p / (1 - p)) + boost)
     return np.asarray(np.maximum(own, lifted))

@@ -44,7 +44,6 @@ from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
     collective_evidence,
-    neighbourhood_evidence,
     participation,
 )
 from distillguard.detect.network.communities import find_communities
@@ -493,9 +492,6 @@ def audit_frame(
         clusters,
         strength_all=comm.strength_all,
         participation=np.fmax(chase, coverage),
-        neighbourhood=neighbourhood_evidence(
-            len(frame), graph.src, graph.dst, graph.weight, orgs, chase, coverage
-        ),
     )
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None
@@ -623,11 +619,6 @@ def _build_result(
         elif label >= 0:
             reasons.append(
                 f"member of cluster {_cluster_id(label)} ({sc.clusters[label].size} accounts)"
-            )
-        elif sc.final[i] > sc.own[i] + 1e-9:
-            reasons.append(
-                f"linked accounts around it chased the new release or swept the task space "
-                f"together, and so did it; own score {sc.own[i]:.2f} lifted to {score:.2f}"
             )
         if skipped:
             reasons.append(f"not evaluated (no prompt content): {', '.join(skipped)}")

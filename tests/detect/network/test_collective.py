@@ -51,19 +51,3 @@ def test_collective_evidence_lifts_participating_members_only() -> None:
     final = lift(own, label, np.zeros(12), scored, strength_all=np.ones(12), participation=part)
     assert final[0] > 0.5  # linked and chasing the release with the others
     assert abs(final[11] - own[11]) < 1e-9  # linked, but took no part in what it did
-
-
-def test_neighbourhood_evidence_counts_neighbours_outside_the_own_org() -> None:
-    from distillguard.detect.network.collective import neighbourhood_evidence
-
-    # Account 0 is linked to 10 strangers who all chased the release; account 11 to 10
-    # colleagues of its own org who did the same (their company switched models).
-    src = np.array([0] * 10 + [11] * 10)
-    dst = np.array(list(range(1, 11)) + list(range(12, 22)))
-    w = np.full(20, 0.5)
-    orgs = np.array([None] * 11 + ["org-1"] * 11, dtype=object)
-    chase = np.ones(22)
-    coverage = np.full(22, np.nan)
-    ev, link = neighbourhood_evidence(22, src, dst, w, orgs, chase, coverage)
-    assert ev[0] == 1.0 and link[0] > 0.9
-    assert ev[11] == 0.0 and link[11] == 0.0

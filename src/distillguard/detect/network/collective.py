@@ -30,7 +30,7 @@ import numpy as np
 
 from distillguard.detect.behaviour.frame import AccountFrame, ramp
 
-__all__ = ["Collective", "collective_evidence", "neighbourhood_evidence", "participation"]
+__all__ = ["Collective", "collective_evidence", "participation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,50 +114,3 @@ def collective_evidence(
             )
         out[c] = Collective(score, chase_share, float(cov_share), n_ind, tuple(reasons))
     return out
-
-
-def neighbourhood_evidence(
-    n: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    weight: np.ndarray,
-    orgs: np.ndarray,
-    chase: np.ndarray,
-    coverage: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The collective evidence around each account rather than per community.
-
-    Community detection may file a fleet member with a large group of strangers it also shares
-    a VPN exit with; its own neighbours still tell. Per account: the link-weighted share of its
-    neighbours (outside its own org) that chased the release or swept the task space, scored
-    like :func:`collective_evidence` and scaled by ``ramp(neighbours, 4, 10)``; and how strongly
-    it is linked to neighbours taking part, ``1 - exp(-sum_j w_ij * part_j)``. Returns
-    ``(evidence, link_to_participants)``, both in [0, 1].
-    """
-    evidence = np.zeros(n)
-    link = np.zeros(n)
-    if src.shape[0] == 0:
-        return evidence, link
-    o = np.asarray(orgs, dtype=object)
-    other_org = np.array(
-        [not (o[a] is not None and o[a] == o[b]) for a, b in zip(src, dst, strict=True)],
-        dtype=bool,
-    )
-    a, b, w = src[other_org], dst[other_org], weight[other_org]
-    rows = np.concatenate([a, b])
-    cols = np.concatenate([b, a])
-    ww = np.concatenate([w, w])
-    part = np.fmax(chase, coverage)
-    part = np.where(np.isfinite(part), part, 0.0)
-    w_sum = np.bincount(rows, weights=ww, minlength=n)
-    n_nb = np.bincount(rows, minlength=n).astype(np.float64)
-    chase_mean = np.bincount(rows, weights=ww * chase[cols], minlength=n) / np.maximum(w_sum, 1e-9)
-    has_cov = np.isfinite(coverage[cols])
-    cov_w = np.bincount(rows, weights=ww * has_cov, minlength=n)
-    cov_mean = np.bincount(
-        rows, weights=ww * np.where(has_cov, coverage[cols], 0.0), minlength=n
-    ) / np.maximum(cov_w, 1e-9)
-    cov_part = np.where(cov_w > 0, ramp(cov_mean, 0.55, 0.8), 0.0)
-    evidence = np.maximum(ramp(chase_mean, 0.35, 0.6), cov_part) * ramp(n_nb, 4.0, 10.0)
-    link = 1.0 - np.exp(-np.bincount(rows, weights=ww * part[cols], minlength=n))
-    return evidence, link
