@@ -12,11 +12,13 @@ the accounts whose prompts were scored, metadata weights on a metadata-only audi
 worlds), then the mean of prior and fit rounded to one decimal, with the fit's two favourites
 (release chasing and capability coverage, which it pushed to 8) capped at 4 before averaging,
 since other people's traffic will not look like our simulator's. Where the fit had no data
-(PRADA among accounts with prompt text) the prior stands. Last refit after the synchrony and
-collective-evidence changes of the network stage. Evaluation seeds (101 and up, see
-benchmarks/detect.py) were never looked at while setting them. The score is calibrated for a
-population where roughly a quarter of accounts are in campaigns (the tuning worlds); with a
-rarer threat the same score overstates the probability, but the ranking holds.
+(PRADA among accounts with prompt text) or gave nothing to a behaviour the simulator's campaigns
+rarely show (reasoning parameters: asking for maximal reasoning at scale is what distillation
+wants) the prior stands. Last refit after the synchrony and collective-evidence changes of the
+network stage. Evaluation seeds (101 and up, see benchmarks/detect.py) were never looked at
+while setting them. The score is calibrated for a population where roughly a quarter of accounts
+are in campaigns (the tuning worlds); with a rarer threat the same score overstates the
+probability, but the ranking holds.
 
 **Per cluster.** ``cluster_logit = logit(q) + COORD_WEIGHT * cohesion + SIZE_WEIGHT *
 log2(size)`` where ``q`` is the mean score of the more suspicious half of the members. The
