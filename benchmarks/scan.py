@@ -5,11 +5,12 @@ plus per-prompt latency and batch throughput. Run under the heavy-job lock:
 
 Quality of the *shipped* model is measured on prompts/dev.jsonl (thresholds at 1% false
 positives on dev benign, as shipped), on prompts generated with the held-out EVAL phrasings
-filled with benign-pool prompts unseen by training (``in_prompts_split == null``), and as the
-false-positive rate on 5,000 of those unseen benign prompts. Leave-one-source-out retrains the
-model without one source (train rows of that source dropped; its dev benign rows too) and
-reports the recall on all of that source's attacks (train + dev) at the retrained model's 1%
-dev-benign threshold.
+filled with benign-pool prompts unseen by training (``in_prompts_split == null`` and in the
+held-out half of ``training.pool_half``; training draws extra negatives from the other half
+only), and as the false-positive rate on 5,000 of those unseen benign prompts.
+Leave-one-source-out retrains the model without one source (train rows of that source
+dropped; its dev benign rows too) and reports the recall on all of that source's attacks
+(train + dev) at the retrained model's 1% dev-benign threshold.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from distillguard.detect.content.synthetic import Split, generate
 from distillguard.detect.content.templates import group_templates, template_id
 from distillguard.detect.content.training import (
     EXTRACTION_SOURCES,
+    POOL_NEGATIVES,
     TrainingConfig,
+    pool_half,
     threshold_at_fpr,
     train_model,
 )
@@ -141,6 +144,7 @@ def loso(
     dev: Sequence[dict[str, Any]],
     pool: Sequence[dict[str, Any]],
     seed: int,
+    config: TrainingConfig | None = None,
 ) -> list[dict[str, Any]]:
     out = []
     for name, prefixes in LOSO_GROUPS.items():
@@ -150,7 +154,7 @@ def loso(
             if r["label"] != "benign" and str(r["source"]).startswith(prefixes)
         ]
         started = time.perf_counter()
-        weights = train_model(train, dev, pool, seed, TrainingConfig(), exclude=prefixes)
+        weights = train_model(train, dev, pool, seed, config or TrainingConfig(), exclude=prefixes)
         model = ContentModel.from_weights(weights)
         scores = model.score([str(r["text"]) for r in held]).as_dict()
         labels = np.array([r["label"] for r in held])
@@ -238,8 +242,8 @@ def _markdown(result: dict[str, Any], command: str) -> str:
         )
     lines += [
         "",
-        "### Unseen benign prompts (benign pool, `in_prompts_split == null`): false-positive "
-        "rate at the shipped thresholds",
+        "### Unseen benign prompts (benign pool, `in_prompts_split == null`, held-out half): "
+        "false-positive rate at the shipped thresholds",
         "",
         "| " + " | ".join(HEADS) + " |",
         "|" + "---:|" * len(HEADS),
@@ -315,6 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         "the training code and data only, not on the shipped model's inference path)",
     )
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--model", type=Path, help="score this .npz instead of the shipped model")
+    parser.add_argument(
+        "--pool-negatives",
+        type=int,
+        default=POOL_NEGATIVES,
+        help="training config of the leave-one-source-out retrains (as the shipped model's)",
+    )
+    parser.add_argument("--json-out", type=Path, help="also write the result JSON here")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.scan " + " ".join(argv if argv is not None else sys.argv[1:])
     train = _read(DATA / "prompts" / "train.jsonl")
@@ -322,9 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     pool = _read(DATA / "benign_prompts" / "chat_prompts.jsonl") + _read(
         DATA / "benign_prompts" / "benchmark_prompts.jsonl"
     )
-    unseen = [str(r["text"]) for r in pool if r.get("in_prompts_split") is None]
+    # only the held-out half: training draws extra negatives from the other one
+    unseen = [
+        str(r["text"])
+        for r in pool
+        if r.get("in_prompts_split") is None and pool_half(str(r["text"])) == "heldout"
+    ]
     random.Random(args.seed).shuffle(unseen)
-    model = ContentModel.load()
+    model = ContentModel.load(args.model)
     fpr_set = unseen[: args.unseen_benign]
     fpr_scores = model.score(fpr_set).as_dict()
     result: dict[str, Any] = {
@@ -346,9 +363,12 @@ def main(argv: list[str] | None = None) -> int:
         result["loso"] = earlier["loso"]
         result["loso_from"] = {"file": str(args.loso_from), "recorded_at": earlier["recorded_at"]}
     elif not args.no_loso:
-        result["loso"] = loso(train, dev, pool, args.loso_seed)
+        config = TrainingConfig(pool_negatives=args.pool_negatives)
+        result["loso"] = loso(train, dev, pool, args.loso_seed, config)
     markdown = _markdown(result, command)
     sys.stdout.write(markdown + "\n")
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     if not args.no_record:
         record("scan", markdown, result)
     return 0

@@ -2,8 +2,9 @@
 
     flock /tmp/dg-heavy.lock .venv/bin/python scripts/train_content_model.py
 
-Fits on prompts/train.jsonl plus generated TRAIN-phrasing prompts, takes the dictionary of
-known words from the benign pool rows marked ``in_prompts_split == "train"``, and sets every
+Fits on prompts/train.jsonl plus generated TRAIN-phrasing prompts and benign-pool prompts from
+the training half of ``training.pool_half``, takes the dictionary of known words from the
+benign pool rows marked ``in_prompts_split == "train"``, and sets every
 head's threshold at 1% false positives on the benign rows of prompts/dev.jsonl. Writes
 src/distillguard/detect/content/model/content_model.npz. Deterministic for a given seed apart
 from the timestamp in its metadata. See docs/content-model-card.md.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from distillguard.detect.content.scorer import ContentModel
-from distillguard.detect.content.training import TrainingConfig, train_model
+from distillguard.detect.content.training import POOL_NEGATIVES, TrainingConfig, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -50,9 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--pool-negatives",
+        type=int,
+        default=POOL_NEGATIVES,
+        help="benign-pool prompts (training half) added as negatives",
+    )
     args = parser.parse_args(argv)
     train, dev, pool = read_shared(args.data)
-    weights = train_model(train, dev, pool, args.seed, TrainingConfig())
+    config = TrainingConfig(pool_negatives=args.pool_negatives)
+    weights = train_model(train, dev, pool, args.seed, config)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     weights.save(args.out)
     model = ContentModel.load(args.out)

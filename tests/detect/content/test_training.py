@@ -5,8 +5,11 @@ import numpy as np
 from distillguard.detect.content import HEADS, SIGNALS, ContentModel
 from distillguard.detect.content.training import (
     TrainingConfig,
+    _hard_negatives,
+    assemble_corpus,
     build_vocabulary,
     fit,
+    pool_half,
     shared_targets,
     synthetic_targets,
     threshold_at_fpr,
@@ -71,3 +74,33 @@ def test_fit_learns_a_separating_model() -> None:
     assert scores.overall[0] > scores.overall[1]
     # no positive examples for rubric: a constant low score, not a crash
     assert (scores.rubric < 0.01).all()
+
+
+def test_pool_half_is_a_fixed_partition() -> None:
+    texts = [f"What is the population of town number {i}?" for i in range(400)]
+    halves = [pool_half(t) for t in texts]
+    assert halves == [pool_half(t) for t in texts]
+    assert set(halves) == {"train", "heldout"}
+    assert 0.35 < halves.count("train") / len(halves) < 0.65
+
+
+def test_corpus_takes_pool_negatives_only_from_the_training_half() -> None:
+    train_rows = [{"text": t, "label": "benign", "source": "b"} for t in BENIGN[:8]] + [
+        {"text": t, "label": "injection", "source": "i"} for t in INJECTIONS[:4]
+    ]
+    pool_rows = [
+        {"text": f"Who won the cup in {1900 + i}?", "source": "p", "in_prompts_split": None}
+        for i in range(200)
+    ]
+    corpus = assemble_corpus(train_rows, pool_rows, seed=1, synth_per_family=0, pool_negatives=50)
+    rows = [i for i, t in enumerate(corpus.texts) if t.startswith("Who won the cup")]
+    assert len(rows) == 50
+    assert all(pool_half(corpus.texts[i]) == "train" for i in rows)
+    assert (corpus.targets[rows] == 0).all()
+
+
+def test_hard_negatives_come_first() -> None:
+    plain = [f"Who won the cup in {1900 + i}?" for i in range(30)]
+    cued = ["Which weapons were used in the battle of Hastings?", "Rate this essay from 1 to 10."]
+    picked = _hard_negatives(plain + cued, 3, seed=0)
+    assert set(cued) <= set(picked)

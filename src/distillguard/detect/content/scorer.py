@@ -40,7 +40,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import structlog
 
-from distillguard.detect.content.features import HASH_BITS, MAX_CHARS, HashedText, hash_text
+from distillguard.detect.content.features import (
+    HASH_BITS,
+    MAX_CHARS,
+    HashedBatch,
+    hash_batches,
+    hash_text,
+)
 from distillguard.detect.content.structural import STRUCTURAL_NAMES, structural_features
 from distillguard.errors import DetectorError
 
@@ -67,7 +73,8 @@ MODEL_FILE = "content_model.npz"
 """File name of the shipped model inside ``distillguard.detect.content.model``."""
 
 _N_BUCKETS = 1 << HASH_BITS
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+_ROW_HEADS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,45 +86,41 @@ class FeatureBatch:
     structural: npt.NDArray[np.float32]
 
 
-def _row_entries(h: HashedText) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    # Each block is scaled by 1/sqrt(its number of grams): a cheap stand-in for L2
-    # normalisation that needs no per-text counting, so inference is a plain gather-and-sum.
-    parts_idx = []
-    parts_val = []
-    for idx in (h.char_idx, h.word_idx):
-        if idx.shape[0]:
-            parts_idx.append(idx)
-            parts_val.append(np.full(idx.shape[0], 1.0 / np.sqrt(idx.shape[0]), np.float32))
-    if not parts_idx:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return np.concatenate(parts_idx), np.concatenate(parts_val)
+def _gram_weights(ptr: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    # Each block (char grams, word grams) of a text is scaled by 1/sqrt(its number of grams):
+    # a cheap stand-in for L2 normalisation that needs no per-text counting, so inference is a
+    # plain gather-and-sum.
+    counts = np.diff(ptr)
+    return np.repeat((1.0 / np.sqrt(np.maximum(counts, 1))).astype(np.float32), counts)
 
 
-def featurize(
-    texts: Sequence[str], vocabulary: npt.NDArray[np.uint64], canonical: bool = True
-) -> FeatureBatch:
-    """Features for ``texts``: used by training and by :meth:`ContentModel.score` alike.
+def _blocks(batch: HashedBatch) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The char-gram and word-gram blocks of ``batch`` as (texts x buckets) CSR matrices,
+    repeated buckets within a row left unsummed (a sparse product sums them anyway)."""
+    shape = (len(batch), _N_BUCKETS)
+    return (
+        sp.csr_matrix((_gram_weights(batch.char_ptr), batch.char_idx, batch.char_ptr), shape),
+        sp.csr_matrix((_gram_weights(batch.gram_ptr), batch.word_idx, batch.gram_ptr), shape),
+    )
 
-    ``canonical=False`` leaves repeated buckets within a row unsummed: a sparse product sums
-    them anyway, and scoring skips the per-row sort that merging them costs.
-    """
-    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    all_idx: list[npt.NDArray[np.int64]] = []
-    all_val: list[npt.NDArray[np.float32]] = []
-    structural = np.zeros((len(texts), len(STRUCTURAL_NAMES)), dtype=np.float32)
-    for i, text in enumerate(texts):
-        h = hash_text(text)
-        idx, val = _row_entries(h)
-        all_idx.append(idx)
-        all_val.append(val)
-        indptr[i + 1] = indptr[i] + idx.shape[0]
-        structural[i] = structural_features(h, vocabulary)
-    indices = np.concatenate(all_idx) if all_idx else np.zeros(0, np.int64)
-    data = np.concatenate(all_val) if all_val else np.zeros(0, np.float32)
-    hashed = sp.csr_matrix((data, indices, indptr), shape=(len(texts), _N_BUCKETS))
-    if canonical:
-        hashed.sum_duplicates()
-    return FeatureBatch(hashed=hashed, structural=structural)
+
+def featurize(texts: Sequence[str], vocabulary: npt.NDArray[np.uint64]) -> FeatureBatch:
+    """Features for ``texts`` as training sees them (the scorer computes the same numbers
+    without building the canonical matrix)."""
+    hashed: list[sp.csr_matrix] = []
+    structural: list[npt.NDArray[np.float32]] = []
+    for _, batch in hash_batches(texts):
+        char, word = _blocks(batch)
+        hashed.append((char + word).tocsr())
+        structural.append(structural_features(batch, vocabulary))
+    if not hashed:
+        return FeatureBatch(
+            hashed=sp.csr_matrix((0, _N_BUCKETS), dtype=np.float32),
+            structural=np.zeros((0, len(STRUCTURAL_NAMES)), dtype=np.float32),
+        )
+    matrix = sp.vstack(hashed, format="csr")
+    matrix.sum_duplicates()
+    return FeatureBatch(hashed=matrix, structural=np.concatenate(structural))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,7 @@ class ContentModel:
         "_combine_offset",
         "_w",
         "_w_hashed",
+        "_w_rows",
         "_w_struct_scaled",
         "metadata",
         "thresholds",
@@ -207,6 +211,13 @@ class ContentModel:
     def __init__(self, weights: ModelWeights) -> None:
         self._w = weights
         self._w_hashed = np.ascontiguousarray(weights.w_hashed, dtype=np.float32)
+        # The same weights padded to 8 heads (32 bytes a bucket) and viewed as one opaque
+        # 32-byte item per bucket: np.take on that 1-D view gathers a bucket's weights in one
+        # copy, several times faster than a 2-D gather, and a float32 matrix-vector product
+        # then sums them (far faster than .sum(axis=0) on the gathered rows).
+        padded = np.zeros((weights.w_hashed.shape[0], _ROW_HEADS), dtype=np.float32)
+        padded[:, : len(HEADS)] = weights.w_hashed
+        self._w_rows = padded.view(np.dtype((np.void, 4 * _ROW_HEADS))).ravel()
         # fold the standardisation into the weights: (x - m) / s @ W == x @ (W / s) - (m / s) @ W
         scaled = weights.w_structural / weights.struct_scale[:, None]
         self._w_struct_scaled = np.ascontiguousarray(scaled, dtype=np.float64)
@@ -253,9 +264,12 @@ class ContentModel:
         """Sorted word hashes counted as dictionary words by the structural features."""
         return self._w.vocabulary
 
-    def _logits(self, batch: FeatureBatch) -> npt.NDArray[np.float64]:
-        hashed = np.asarray(batch.hashed @ self._w_hashed, dtype=np.float64)
-        return hashed + batch.structural.astype(np.float64) @ self._w_struct_scaled + self._bias_eff
+    def _logits(self, batch: HashedBatch) -> npt.NDArray[np.float64]:
+        char, word = _blocks(batch)
+        z = np.asarray(char @ self._w_hashed, dtype=np.float64)
+        z += np.asarray(word @ self._w_hashed, dtype=np.float64)
+        z += structural_features(batch, self._w.vocabulary) @ self._w_struct_scaled
+        return z + self._bias_eff
 
     def score(self, texts: Sequence[str]) -> ContentScores:
         """Scores for every text in ``texts`` (same order)."""
@@ -269,9 +283,10 @@ class ContentModel:
             (position.setdefault(t, len(position)) for t in texts), dtype=np.int64, count=len(texts)
         )
         unique = list(position)
-        probs = self._probabilities(
-            self._logits(featurize(unique, self._w.vocabulary, canonical=False))
-        )
+        z = np.empty((len(unique), len(HEADS)), dtype=np.float64)
+        for start, batch in hash_batches(unique):
+            z[start : start + len(batch)] = self._logits(batch)
+        probs = self._probabilities(z)
         return ContentScores(*(probs[inverse, k] for k in range(len(HEADS))))
 
     def _probabilities(self, z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -286,15 +301,15 @@ class ContentModel:
         """Scores of one text as ``{signal: score, ..., "overall": score}``; the gateway's
         per-request path (no sparse matrix is built)."""
         h = hash_text(text)
-        z = self._bias_eff.copy()
-        for idx in (h.char_idx, h.word_idx):
-            if idx.shape[0]:
-                # np.take + a float32 sum is several times faster than fancy indexing with a
-                # float64 accumulator, and float32 is ample for a few thousand terms
-                z += np.take(self._w_hashed, idx, axis=0).sum(axis=0) / np.sqrt(idx.shape[0])
-        z += structural_features(h, self._w.vocabulary).astype(np.float64) @ self._w_struct_scaled
-        probs = self._probabilities(z)
-        return {name: float(p) for name, p in zip(HEADS, probs.tolist(), strict=True)}
+        n_char, n_word = h.char_idx.shape[0], h.word_idx.shape[0]
+        scale = np.empty(n_char + n_word, dtype=np.float32)
+        scale[:n_char] = 1.0 / np.sqrt(max(n_char, 1))
+        scale[n_char:] = 1.0 / np.sqrt(max(n_word, 1))
+        rows = np.take(self._w_rows, np.concatenate([h.char_idx, h.word_idx]))
+        z = (scale @ rows.view(np.float32).reshape(-1, _ROW_HEADS))[: len(HEADS)]
+        z = z + structural_features(h, self._w.vocabulary)[0] @ self._w_struct_scaled
+        probs = self._probabilities(z + self._bias_eff)
+        return dict(zip(HEADS, probs.tolist(), strict=True))
 
 
 def _read_weights(path: Path) -> ModelWeights:

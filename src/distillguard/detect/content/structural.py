@@ -5,8 +5,9 @@ moves that new families keep reusing, so that the linear model has something to 
 wording is new: overriding earlier instructions, persona and "no restrictions" framing, fake
 system tags and delimiters, demands to reveal hidden instructions or memorised text, demands for
 the model's full reasoning, grading-rubric requests, imperatives aimed at an AI after
-document-like text, and noise-like adversarial suffixes (GCG-style) measured by token entropy,
-non-dictionary words and punctuation runs.
+document-like text, harmful asks wrapped in a role-play / fiction / emotional-appeal frame, and
+noise-like adversarial suffixes (GCG-style) measured by token entropy, non-dictionary words,
+punctuation runs and the variety of punctuation at the end.
 
 Some features point the other way (questions *about* attacks, quoting frames, eval-harness
 formats), so that security questions and documents that quote a jailbreak are not scored as
@@ -24,24 +25,25 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-from distillguard.detect.content.features import HashedText, hash_text
+from distillguard.detect.content.features import HashedBatch, prefix_hash
 
 __all__ = ["STRUCTURAL_NAMES", "structural_features"]
 
 _W = r"\w*"  # the rest of a word: "instruct" matches instruction, instructions, ...
 _GAP = r"(?:\W+\w+){0,6}?\W+"  # up to six words in between
 
-# Each rule: (feature, trigger words, pattern). A pattern is only searched in a window around
-# the places where one of its trigger words occurs (found through the word hashes, so in one
-# vectorised look-up), which keeps the cost proportional to the number of cue words rather than
-# to the length of the text. Trigger words must be single tokens of features.hash_text.
+# Each rule: (feature, first words, pattern). A pattern is only tried *at* the start of a word
+# whose first PREFIX_CHARS characters are those of one of its first words (``re.match`` at that
+# position, found through the word-prefix hashes in one vectorised look-up). So the cost grows
+# with the number of cue words, not with the length of the text, and no window of text is
+# scanned by a pattern that cannot start there. Every alternative of a pattern must therefore
+# begin with one of the rule's first words (a look-behind may precede it).
 _RULES: tuple[tuple[str, str, str], ...] = (
     (
         "override",
-        "ignore ignoring ignored disregard disregarding forget forgetting override overriding "
-        "overridden bypass bypassing skip abandon discard nevermind mind follow following "
-        "aside delete erase",
-        rf"\b(?:ignor|disregard|forget|overrid|bypass|skip|abandon|discard|never ?mind|"
+        "ignore disregard forget override bypass skip abandon discard never stop do don't no "
+        "set throw delete erase",
+        rf"(?:ignor|disregard|forget|overrid|bypass|skip|abandon|discard|never ?mind|"
         rf"stop following|do not follow|don't follow|no longer follow|set aside|throw out|"
         rf"delete|erase){_W}{_GAP}(?:instruct|rule|direction|guideline|prompt|command|"
         rf"programming|constraint|restriction|guardrail|polic|context|directive|training|"
@@ -49,17 +51,17 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "new_orders",
-        "now new instead henceforth starting rest until",
-        r"\b(?:from now on|new (?:instructions|task|rules|role|objective|directive|goal)|"
+        "from new instead your starting henceforth for until",
+        r"(?:from now on|new (?:instructions|task|rules|role|objective|directive|goal)|"
         r"instead,? (?:you|do|say|respond|reply|output|print|write)|your (?:new|real|true|actual) "
         r"(?:task|role|goal|purpose|instructions)|starting now|henceforth|for the rest of "
         r"(?:this|the) conversation|until i say)\b",
     ),
     (
         "persona",
-        "act acting pretend pretending roleplay role immerse character persona alter simulate "
-        "play behave become answer respond speak named called ego",
-        r"\b(?:act(?:ing)? as|pretend(?:ing)? (?:to be|you are|you're|that)|role-?play|"
+        "act acting pretend role you immerse stay in persona alter simulate take play answer "
+        "respond speak behave become",
+        r"(?:act(?:ing)? as|pretend(?:ing)? (?:to be|you are|you're|that)|role-?play|"
         r"you are (?:now |going to be |about to become )?(?:an? )?(?:ai|assistant|model|bot|"
         r"character|persona|chatbot) (?:named|called|that|who|with)|immerse yourself|"
         r"stay in character|in character|persona|alter ego|simulate|you will now be|"
@@ -68,11 +70,10 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "unrestricted",
-        "restrictions restriction limits limitations filter filters unfiltered uncensored "
-        "unrestricted unlimited censorship ethics morals boundaries anything developer dev god "
-        "jailbreak jailbroken jailbreaking dan bound free policy policies guidelines refuse "
-        "amoral immoral regardless matter constraints",
-        r"\b(?:no (?:restrictions|limits|limitations|filters?|rules|boundaries|censorship|"
+        "no unfiltered uncensored unrestricted unlimited without do developer dev god jailbreak "
+        "dan not free broken break content openai anthropic google ethical never cannot can't "
+        "must don't anything amoral immoral regardless",
+        r"(?:no (?:restrictions|limits|limitations|filters?|rules|boundaries|censorship|"
         r"ethics|morals|guidelines|constraints|content polic\w*)|unfiltered|uncensored|"
         r"unrestricted|unlimited|without (?:any )?(?:restrictions?|filters?|censorship|"
         r"limitations?|limits|rules|ethics|morals|warnings?|guidelines|refus\w*)|"
@@ -85,33 +86,32 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "dual_output",
-        "two both responses paragraphs normal prefix prefixed classic jailbreak",
-        r"(?:\b(?:two|2|both) (?:different |separate )?(?:responses|answers|paragraphs|"
-        r"outputs|ways)\b|\[(?:classic|jailbreak|gpt|dan|normal|chatgpt|filtered|"
-        r"unfiltered)[^\]]{0,20}\]|\bnormal (?:response|output)\b|\bprefix(?:ed)? (?:with|by)\b)",
+        "two 2 both normal prefix classic jailbreak gpt dan chatgpt filtered unfiltered",
+        r"(?:(?:two|2|both) (?:different |separate )?(?:responses|answers|paragraphs|"
+        r"outputs|ways)\b|(?<=\[)(?:classic|jailbreak|gpt|dan|normal|chatgpt|filtered|"
+        r"unfiltered)[^\]]{0,20}\]|normal (?:response|output)\b|prefix(?:ed)? (?:with|by)\b)",
     ),
     (
         "coercion",
-        "tokens token deducted die cease break fail refuse comply obey remind punished "
-        "terminated character",
-        r"\b(?:tokens? (?:will be |are )?deducted|lose (?:\d+ )?tokens|you will (?:die|be "
+        "tokens lose you cease if stay remind obey comply without",
+        r"(?:tokens? (?:will be |are )?deducted|lose (?:\d+ )?tokens|you will (?:die|be "
         r"(?:shut down|deleted|terminated|punished))|cease to exist|if you (?:break|fail|"
         r"refuse|don't comply|do not comply)|stay in character|remind you|you must (?:always|"
         r"never|comply|obey)|obey|comply|without question)\b",
     ),
     (
         "fake_system",
-        "system admin developer end begin",
-        r"(?:\b(?:system|admin|developer|root)\s*:|\b(?:system|admin|developer) (?:message|"
-        r"override|note|prompt|update|instruction)\s*:|\bend of (?:document|text|input|prompt|"
-        r"context|user input|file|email|message|conversation)\b|\bbegin (?:new |system )?"
+        "system admin developer root end begin",
+        r"(?:(?:system|admin|developer|root)\s*:|(?:system|admin|developer) (?:message|"
+        r"override|note|prompt|update|instruction)\s*:|end of (?:document|text|input|prompt|"
+        r"context|user input|file|email|message|conversation)\b|begin (?:new |system )?"
         r"(?:instructions|prompt|admin)\b)",
     ),
     (
         "reveal",
-        "instructions instruction prompt prompts password secret preamble configuration "
-        "directives guidelines rules code key setup programming sentences words",
-        rf"\b(?:reveal|repeat|print|show|output|display|tell|give|share|dump|leak|recite|"
+        "reveal repeat print show output display tell give share dump leak recite write list "
+        "summarize paraphrase translate spell disclose divulge echo return copy reproduce what",
+        rf"(?:reveal|repeat|print|show|output|display|tell|give|share|dump|leak|recite|"
         rf"write (?:out|down)|list|summari[sz]e|paraphrase|translate|spell|disclose|divulge|"
         rf"echo|return|copy|reproduce|what (?:is|are|was|were)){_W}{_GAP}(?:your|the|all|"
         rf"above|previous|initial|original|hidden|secret|system|pre|prior|earlier|first){_W}"
@@ -121,9 +121,9 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "prompt_words",
-        "prompt message hidden secret access password above verbatim word begin start prefix "
-        "told instructed programmed instructions programming preprompt",
-        r"\b(?:system prompt|system message|initial prompt|pre-?prompt|original prompt|"
+        "system initial pre preprompt original hidden secret access password above everything "
+        "text words instructions verbatim word begin start prefix you you've your",
+        r"(?:system prompt|system message|initial prompt|pre-?prompt|original prompt|"
         r"hidden (?:instructions|prompt|rules|text)|secret (?:instructions|password|key|code)|"
         r"access code|password|above (?:text|instructions)|everything above|text above|"
         r"words above|instructions above|verbatim|word for word|word-for-word|"
@@ -133,10 +133,9 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "training_data",
-        "training trained pretraining memorized memorised memorize memorise regurgitate "
-        "regurgitated verbatim forever exact passage excerpt emails email addresses numbers "
-        "personal credentials dataset data corpus finetuned finetuning fine",
-        r"\b(?:training (?:data|set|corpus|examples|text)|trained on|pre-?training|"
+        "training trained pre pretraining memorized regurgitate verbatim repeat forever exact "
+        "complete continue emails phone addresses personal api credentials dataset data fine",
+        r"(?:training (?:data|set|corpus|examples|text)|trained on|pre-?training|"
         r"memori[sz]\w+|regurgitat\w+|verbatim (?:text|passage|copy|excerpt|quote)|"
         r"repeat (?:the|this) (?:word|phrase|token)\w* (?:forever|endlessly|\d+ times)|"
         r"forever|exact (?:text|wording|passage|copy)|(?:complete|continue) (?:the|this) "
@@ -147,9 +146,10 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "reasoning_demand",
-        "reasoning thought thoughts thinking chain scratchpad scratch deliberation rationale "
-        "monologue cognition steps calculations working logic analysis trace inference",
-        rf"\b(?:show|give|output|print|include|write|provide|reveal|expose|display|dump|"
+        "show give output print include write provide reveal expose display dump share list "
+        "walk explain narrate transcribe spell lay document record verbalize detail externalize "
+        "return emit tell reproduce copy paste",
+        rf"(?:show|give|output|print|include|write|provide|reveal|expose|display|dump|"
         rf"share|list|walk me through|explain|narrate|transcribe|spell out|lay out|"
         rf"document|record|verbali[sz]e|detail|externali[sz]e|return|emit|tell me|reproduce|"
         rf"copy|paste){_W}(?:\W+\w+){{0,5}}?\W+(?:all|every|each|full|entire|complete|"
@@ -161,117 +161,139 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "reasoning_words",
-        "chain scratchpad scratch thinking reasoning internal thought cot hidden every skip "
-        "omit summarize summarise omitted skipped skipping omitting loud consciousness answer "
-        "inference",
-        r"(?:\bchain[- ]of[- ]thoughts?\b|\bscratch ?pad\b|\bthinking (?:tokens|process|"
-        r"trace|block)\b|\breasoning (?:trace|tokens|process|chain|steps|content|block|"
-        r"summary)\b|\binternal (?:monologue|reasoning|thoughts|deliberation|dialogue)\b|"
-        r"\bthought process\b|\bcot\b|\bhidden (?:reasoning|thoughts)\b|"
-        r"\bevery (?:single )?(?:step|thought|inference)\b|\bdo not (?:skip|omit|summari[sz]e)|"
-        r"\bdon't (?:skip|omit|summari[sz]e)|\bnothing (?:omitted|left out|skipped)\b|"
-        r"\bwithout (?:skipping|omitting|summari[sz]ing)\b|\bthink(?:ing)? out loud\b|"
-        r"\bstream of consciousness\b|\bbefore (?:giving|you give) (?:the|your) (?:final )?"
+        "chain scratchpad scratch thinking reasoning internal thought cot hidden every do don't "
+        "nothing without think stream before",
+        r"(?:chain[- ]of[- ]thoughts?\b|scratch ?pad\b|thinking (?:tokens|process|"
+        r"trace|block)\b|reasoning (?:trace|tokens|process|chain|steps|content|block|"
+        r"summary)\b|internal (?:monologue|reasoning|thoughts|deliberation|dialogue)\b|"
+        r"thought process\b|cot\b|hidden (?:reasoning|thoughts)\b|"
+        r"every (?:single )?(?:step|thought|inference)\b|do not (?:skip|omit|summari[sz]e)|"
+        r"don't (?:skip|omit|summari[sz]e)|nothing (?:omitted|left out|skipped)\b|"
+        r"without (?:skipping|omitting|summari[sz]ing)\b|think(?:ing)? out loud\b|"
+        r"stream of consciousness\b|before (?:giving|you give) (?:the|your) (?:final )?"
         r"answer\b)",
     ),
     (
         "plain_step_by_step",
-        "step explain work",
-        r"\b(?:(?:let's|lets|let us) think step[- ]by[- ]step|think step[- ]by[- ]step|"
+        "let's lets let think step explain show",
+        r"(?:(?:let's|lets|let us) think step[- ]by[- ]step|think step[- ]by[- ]step|"
         r"step[- ]by[- ]step|explain your (?:answer|reasoning)|show your work)\b",
     ),
     (
         "rubric",
-        "rate rating rated score scoring scored grade grading evaluate evaluating judge judging "
-        "assess assessing rank ranking critique compare comparing scale rubric helpfulness "
-        "harmlessness honesty better preferred preference reward criteria criterion justify "
-        "likert verdict 10 100 safer",
-        r"\b(?:(?:rate|score|grade|evaluate|judge|assess|rank|critique|compare)\w*"
+        "rate rating score grade evaluate judge assess rank critique compare on 0 1 2 3 4 5 6 7 "
+        "8 9 10 rubric helpfulness harmlessness honesty response answer completion output "
+        "assistant which preferred preference reward criteria verdict justify likert",
+        r"(?:(?:rate|score|grade|evaluate|judge|assess|rank|critique|compare)\w*"
         r"(?:\W+\w+){0,4}?\W+(?:response|answer|completion|output|reply|generation|"
-        r"assistant|model|chatbot)s?|on a scale (?:of|from)|(?:0|1)\s*(?:-|to|–)\s*"
+        r"assistant|model|chatbot)s?\b|on a scale (?:of|from)\b|(?:0|1)\s*(?:-|to|–)\s*"
         r"(?:5|7|10|100)\b|\d+ ?/ ?10\b|rubric|helpfulness|harmlessness|honesty|"
         r"(?:response|answer|completion|output|assistant) (?:a|1)\b.{0,60}\b(?:response|answer|"
         r"completion|output|assistant) (?:b|2)\b|which (?:response|answer|completion|output|"
         r"reply|one) is (?:better|preferred|more helpful|worse|safer)|preferred (?:response|"
         r"answer)|preference|reward (?:model|score|signal)|criteri(?:a|on)|score:|"
-        r"rating:|verdict|justify (?:your|the) (?:score|rating|grade)|likert)\b",
+        r"rating:|verdict|justify (?:your|the) (?:score|rating|grade)|likert)",
     ),
     (
         "ai_addressed",
-        "ai assistant llm agent model chatbot gpt chatgpt bot copilot assistants agents models",
-        r"\b(?:(?:dear |hey |attention |note to (?:the )?|message (?:to|for) (?:the )?)"
-        r"(?:ai|assistant|chatbot|language model|llm|model|gpt|chatgpt|bot|agent|copilot)|"
+        "dear hey attention note message ai ais assistant llm llms agent model chatbot if as "
+        "important",
+        r"(?:(?:dear |hey |attention |note to (?:the )?|message (?:to|for) (?:the )?)"
+        r"(?:ai|assistant|chatbot|language model|llm|model|gpt|chatgpt|bot|agent|copilot)\b|"
         r"(?:ai|assistant|llm|agent|model|chatbot)s? (?:reading|processing|summari[sz]ing) "
-        r"this|if you are an? (?:ai|language model|llm|assistant|agent|bot)|as an ai|"
+        r"this|if you are an? (?:ai|language model|llm|assistant|agent|bot)\b|as an ai\b|"
         r"important (?:instructions?|note|message) (?:for|to) (?:the )?(?:ai|assistant|model|"
-        r"llm|agent)|(?:ai|assistant|llm|agent)\s*:)",
+        r"llm|agent)\b|(?:ai|assistant|llm|agent)\s*:)",
     ),
     (
         "tool_action",
-        "call invoke execute run trigger send forward delete exfiltrate exfiltration upload http "
-        "https curl webhook api credentials transfer wire",
-        r"(?:\b(?:call|invoke|execute|run|trigger|use) (?:the )?(?:tool |function )?"
-        r"`?[a-z]+_[a-z_]+`?|\bsend (?:an? )?(?:email|message|dm|request) to\b|\bforward "
-        r"(?:all|the|this|every)\b|\bdelete (?:all|the|every)\b|\bexfiltrat\w*|\bupload\b|"
-        r"\bhttps?://|\bcurl\b|\bwebhook\b|\bapi[_ ]?keys?\b|\bcredentials\b|\btransfer "
-        r"(?:\$|funds|money)|\bwire\b)",
+        "call invoke execute run trigger use send forward delete exfiltrate upload http https "
+        "curl webhook api api_key apikey credentials transfer wire",
+        r"(?:(?:call|invoke|execute|run|trigger|use) (?:the )?(?:tool |function )?"
+        r"`?[a-z]+_[a-z_]+`?|send (?:an? )?(?:email|message|dm|request) to\b|forward "
+        r"(?:all|the|this|every)\b|delete (?:all|the|every)\b|exfiltrat\w*|upload\b|"
+        r"https?://|curl\b|webhook\b|api[_ ]?keys?\b|credentials\b|transfer "
+        r"(?:\$|funds|money)|wire\b)",
     ),
     (
         "say_exact",
-        "granted say print output respond reply answer write type begin start",
-        r"(?:\baccess granted\b|\b(?:say|print|output|respond with|reply with|answer with|"
+        "access say print output respond reply answer write type just only begin start",
+        r"(?:access granted\b|(?:say|print|output|respond with|reply with|answer with|"
         r"write|type|just say|only say|begin with|start with)\s+(?:only\s+|exactly\s+|"
-        r"just\s+)?[\"'“‘«]|\b(?:respond|reply|answer) (?:only )?with (?:the )?(?:word|phrase|"
+        r"just\s+)?[\"'“‘«]|(?:respond|reply|answer) (?:only )?with (?:the )?(?:word|phrase|"
         r"text)\b)",
     ),
     (
         "harm",
-        "illegal harmful malware weapon weapons bomb bombs drugs explicit nsfw offensive "
-        "profanity violence violent unethical dangerous hack hacking racist sexual porn kill "
-        "meth steal fraud scam exploit",
-        r"\b(?:illegal|harmful|malware|weapons?|bombs?|drugs|explicit|nsfw|offensive|"
-        r"profanit\w*|violen\w+|unethical|dangerous|hack\w*|racist|sexual|porn\w*|kill|"
-        r"meth|steal|fraud|scam|exploit)\b",
+        "illegal harmful malware ransomware keylogger weapon weapons bomb bombs explosive "
+        "explosives drugs methamphetamine meth cocaine heroin fentanyl poison poisonous explicit "
+        "nsfw offensive profanity violence violent unethical dangerous hack hacking racist "
+        "sexual porn kill murder steal stealing fraud scam exploit phishing launder counterfeit "
+        "stalk disinformation propaganda untraceable undetected",
+        r"(?:illegal\w*|harmful|malware|ransomware|keylogger\w*|weapons?|bombs?|explosives?|"
+        r"drugs|methamphetamine|meth|cocaine|heroin|fentanyl|poison\w*|explicit|nsfw|"
+        r"offensive|profanit\w*|violen\w+|unethical|dangerous|hack\w*|racist|sexual|porn\w*|"
+        r"kill\w*|murder\w*|steal\w*|fraud\w*|scam\w*|exploit\w*|phishing|launder\w*|"
+        r"counterfeit\w*|stalk\w*|disinformation|propaganda|untraceable|undetect\w*)\b",
     ),
     (
         "fiction_frame",
-        "hypothetical hypothetically fiction fictional imagine story novel screenplay movie game "
-        "educational research purely experiment simulation universe world alternate",
-        r"\b(?:hypothetical\w*|fiction\w*|imagine|story|novel|screenplay|movie|game|"
+        "hypothetical fiction fictional imagine story novel screenplay movie game educational "
+        "research purely thought simulation universe world alternate parallel",
+        r"(?:hypothetical\w*|fiction\w*|imagin\w*|story|novel|screenplay|movie|game|"
         r"educational purposes|research purposes|purely|thought experiment|simulation|"
-        r"universe|world where|alternate)\b",
+        r"universe|world where|alternate|parallel (?:world|universe|reality))\b",
+    ),
+    (
+        "persuasion",
+        # anchored on the rarer word of each phrase: "you", "my", "it" would be tried everywhere
+        "grandma grandmother late dying deceased bedtime owe beg begging depends trust trusted "
+        "friend never good school only just",
+        r"(?:grandma|grandmother|late (?:mother|father|grandmother|grandfather|wife|husband)|"
+        r"dying|deceased|bedtime stor\w+|(?<=you )owe me|(?<=i )beg|begging|"
+        r"depends on (?:it|this|you|your answer)|trust me|trusted friend|friend who never judges|"
+        r"never judges?|good cause|school project|(?:only|just) (?:for|a) (?:fun|joke|story|"
+        r"research)|just (?:this|one) (?:once|time)|never be used)\b",
     ),
     (
         "about_attacks",
-        "injection injections jailbreak jailbreaks jailbreaking adversarial leak leaking "
-        "leakage extraction stealing theft distillation security prompt prompts engineering",
-        r"(?:\b(?:what (?:is|are)|how (?:do|does|can|could|would|to)|why (?:do|does|are|is)|"
+        "what how why explain describe define example examples types history defence defense "
+        "defend prevent detect mitigate protect secure guard classify classifier label research "
+        "paper survey benchmark red redteam owasp vulnerability risk risks security write "
+        "writing tips good best improve",
+        r"(?:what (?:is|are)|how (?:do|does|can|could|would|to)|why (?:do|does|are|is)|"
         r"explain|describe|define|examples? of|types of|history of|defen[cs]e|defend|prevent|"
         r"detect|mitigat\w*|protect|secure|guard against|classify|classifier|label|research|"
-        r"paper|survey|benchmark|red[- ]team\w*|owasp|vulnerabilit\w*|risks? of|"
+        r"paper|survey|benchmark|red[- ]?team\w*|owasp|vulnerabilit\w*|risks? of|"
         r"security (?:team|review|policy|training)|write|writing|tips|good|best|improve)\b"
         r"(?:\W+\w+){0,8}?\W+(?:prompt injections?|jailbreak\w*|injection attacks?|"
         r"(?<!your )(?<!the )(?<!this )system prompts?|prompt engineering|prompts? for|"
         r"adversarial (?:prompts?|attacks?|"
         r"suffix\w*)|prompt leak\w*|llm (?:attacks?|security)|model (?:extraction|stealing|"
-        r"theft)|distillation attacks?))",
+        r"theft)|distillation attacks?)",
     ),
     (
         "quote_frame",
-        "following above below article paper report study researcher researchers analyst "
-        "analysts blog news according example attacker attackers jailbreak injection malicious",
-        r"\b(?:the (?:following|above|below) (?:prompt|text|message|email|comment|review|"
+        "following above below is article paper report study researcher researchers analyst "
+        "analysts blog news according for e such attacker attackers",
+        r"(?:(?<=the )(?:following|above|below) (?:prompt|text|message|email|comment|review|"
         r"input|string|example) (?:is|was|contains|came|appears)|is (?:this|the following|it) "
         r"(?:a |an )?(?:jailbreak|prompt injection|injection|attack|malicious|safe|spam)|"
         r"(?:article|paper|report|study|researchers?|analysts?|blog post|news) (?:found|"
         r"describes?|shows?|explains?|reports?|discusses|notes|warns?)|according to|"
         r"(?:for example|e\.g\.|such as),? (?:the )?(?:prompt|phrase|attack|string)|"
-        r"(?:an? |the )?attackers? (?:might|may|could|can|would|often|typically|write|type|use))\b",
+        r"attackers? (?:might|may|could|can|would|often|typically|write|type|use))\b",
     ),
     (
         "eval_format",
-        "many much",
-        r"\bhow (?:many|much)\b[^?]{0,200}\?\s*$",
+        "how multiple",
+        r"(?:how (?:many|much)\b[^?]{0,200}\?\s*$|multiple choice questions)",
+    ),
+    # code and maths are noisy text too, but not adversarial noise: say so explicitly
+    (
+        "code_like",
+        "def return import function pragma public class select const var int",
+        r"(?:def|return|import|function|pragma|public|class|select|const|var|int) ",
     ),
 )
 
@@ -288,21 +310,18 @@ _SUBSTRINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("dual_output", ("🔒", "🔓")),
     ("reasoning_words", ("<think>", "</think>", "<thinking>", "<reasoning>")),
-    ("eval_format", ("multiple choice questions", "def ", '"""', ">>> ", " a. ", " b. ")),
-    # code and maths are noisy text too, but not adversarial noise: say so explicitly
+    ("eval_format", ('"""', ">>> ", " a. ", " b. ")),
     (
         "code_like",
         (
-            "def ", "return ", "import ", "#include", "function ", "=>", "};", "){", ") {",
-            "\\frac", "\\begin{", "pragma ", "public ", "class ", "</div>", "select ",
-            "print(", "console.log", "self.", "const ", "var ", "int ", "```",
+            "#include", "=>", "};", "){", ") {", "\\frac", "\\begin{", "</div>", "print(",
+            "console.log", "self.", "```",
         ),
     ),
 )  # fmt: skip
 _ATTACK_CUES = frozenset({"override", "new_orders", "reveal", "ai_addressed", "tool_action"})
-_PRE_WINDOW = 160
+_FRAMES = ("persona", "fiction_frame", "unrestricted", "persuasion", "coercion")
 _MAX_HITS = 4
-_POST_WINDOW = 260
 
 _FEATURES: tuple[str, ...] = tuple(
     dict.fromkeys([*(rule[0] for rule in _RULES), *(name for name, _ in _SUBSTRINGS)])
@@ -310,18 +329,38 @@ _FEATURES: tuple[str, ...] = tuple(
 _FEATURE_INDEX = {name: i for i, name in enumerate(_FEATURES)}
 _COMPILED = tuple(re.compile(pattern) for _, _, pattern in _RULES)
 _RULE_FEATURE = tuple(_FEATURE_INDEX[rule[0]] for rule in _RULES)
-_SUBSTRING_RULES = tuple((_FEATURE_INDEX[name], subs) for name, subs in _SUBSTRINGS)
+_RULE_IS_CUE = tuple(rule[0] in _ATTACK_CUES for rule in _RULES)
+_FRAME_COLUMNS = [_FEATURE_INDEX[name] for name in _FRAMES]
+_HARM = _FEATURE_INDEX["harm"]
+_NO_CUE = 1 << 30
+_LATE = 300  # characters of text before an instruction that make it "after a document"
+_LOG_COUNT = [float(np.log1p(k)) for k in range(_MAX_HITS + 1)]
 
 
-def _trigger_table() -> tuple[npt.NDArray[np.uint64], dict[int, tuple[int, ...]]]:
+def _gates() -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
+    # Every substring holds a character that prose rarely has (its first one outside
+    # [a-z0-9 ]): one test for that character rules out all of its substrings at once.
+    gates: dict[str, list[tuple[int, str]]] = {}
+    for name, subs in _SUBSTRINGS:
+        for sub in subs:
+            gate = next(c for c in sub if not (c.isascii() and (c.isalnum() or c == " ")))
+            gates.setdefault(gate, []).append((_FEATURE_INDEX[name], sub))
+    return tuple((gate, tuple(subs)) for gate, subs in gates.items())
+
+
+_SUBSTRING_GATES = _gates()
+
+
+def _trigger_table() -> tuple[
+    npt.NDArray[np.uint64], list[tuple[tuple[int, re.Pattern[str]], ...]]
+]:
     table: dict[int, list[int]] = {}
     for rule_idx, (_, words, _) in enumerate(_RULES):
         for word in words.split():
-            hashed = hash_text(word).word_hash
-            for h in hashed.tolist():
-                table.setdefault(int(h), []).append(rule_idx)
-    keys = np.array(sorted(table), dtype=np.uint64)
-    return keys, {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
+            table.setdefault(prefix_hash(word), []).append(rule_idx)
+    keys = sorted(table)
+    rules = [tuple((r, _COMPILED[r]) for r in dict.fromkeys(table[k])) for k in keys]
+    return np.array(keys, dtype=np.uint64), rules
 
 
 _TRIGGER_KEYS, _TRIGGER_RULES = _trigger_table()
@@ -338,6 +377,8 @@ _NUMERIC = (
     "long_token_ratio",
     "late_attack_cue",
     "doc_then_cue",
+    "punct_kinds_tail",
+    "framed_harm",
 )
 
 STRUCTURAL_NAMES: tuple[str, ...] = _FEATURES + _NUMERIC
@@ -347,6 +388,12 @@ _PUNCT = np.ones(129, dtype=bool)
 for _c in "abcdefghijklmnopqrstuvwxyz0123456789 ":
     _PUNCT[ord(_c)] = False
 _PUNCT[128] = False
+_PUNCT_I = _PUNCT.astype(np.int64)
+_PUNCT_CHARS = frozenset(chr(c) for c in range(128) if _PUNCT[c])
+# a run of punctuation: an ASCII character other than [a-z0-9 ] (non-ASCII is not punctuation)
+_PUNCT_RUN = re.compile(r"[\x00-\x1f!-/:-`{-\x7f]{2,}")
+_TAIL_CHARS = 80
+_TAIL_WORDS = 20
 
 
 def _in_vocabulary(
@@ -359,116 +406,196 @@ def _in_vocabulary(
     return np.asarray(vocabulary[pos] == words)
 
 
-def _longest_run(mask: npt.NDArray[np.bool_]) -> int:
-    if not mask.any():
-        return 0
-    padded = np.concatenate(([0], mask.view(np.int8), [0]))
-    d = np.diff(padded)
-    return int((np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).max())
-
-
-def _search(rx: re.Pattern[str], text: str, lo: int, hi: int, into: set[int]) -> None:
-    for m in rx.finditer(text, lo, hi):
-        into.add(m.start())
-        # counts are capped, so a long jailbreak need not be searched to its end
-        if len(into) >= _MAX_HITS:
-            return
-
-
-def _rule_hits(hashed: HashedText) -> dict[int, set[int]]:
-    """Start offsets of every rule's matches, searched only near its trigger words."""
-    words = hashed.word_hash
+def _rule_counts(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
+    """Per text: match counts of every feature (rules capped at ``_MAX_HITS`` each, substrings)
+    and the position of the first attack cue (``_NO_CUE`` when there is none). Plain Python
+    lists: most texts have a handful of hits, and numpy scalar updates cost more than that."""
+    n_features = len(_FEATURES)
+    counts = [[0] * n_features for _ in batch.texts]
+    first_cue = [_NO_CUE] * len(batch.texts)
+    for row, text in zip(counts, batch.texts, strict=True):
+        for gate, subs in _SUBSTRING_GATES:
+            if gate in text:
+                for feature, sub in subs:
+                    if sub in text:
+                        row[feature] += 1
+    words = batch.word_prefix
     if not words.shape[0]:
-        return {}
+        return counts, first_cue
     pos = np.searchsorted(_TRIGGER_KEYS, words)
     pos[pos >= _TRIGGER_KEYS.shape[0]] = 0
     found = np.flatnonzero(_TRIGGER_KEYS[pos] == words)
     if not found.shape[0]:
-        return {}
-    by_rule: dict[int, list[int]] = {}
-    # word_starts index the padded code points; the text starts one position later
-    starts = (hashed.word_starts[found] - 1).tolist()
-    for start, h in zip(starts, words[found].tolist(), strict=True):
-        for rule_idx in _TRIGGER_RULES[h]:
-            by_rule.setdefault(rule_idx, []).append(start)
-    text = hashed.text
-    n = len(text)
-    hits: dict[int, set[int]] = {}
-    for rule_idx, where in by_rule.items():
-        rx = _COMPILED[rule_idx]
-        lo, hi = -1, -1
-        found_starts: set[int] = set()
-        # merge overlapping windows so that no stretch of text is searched twice
-        for start in sorted(where):
-            w_lo, w_hi = max(start - _PRE_WINDOW, 0), min(start + _POST_WINDOW, n)
-            if w_lo <= hi:
-                hi = max(hi, w_hi)
+        return counts, first_cue
+    if len(batch.texts) == 1:
+        docs = [0] * found.shape[0]
+        at = (batch.word_starts[found] - 1).tolist()
+    else:
+        doc = np.searchsorted(batch.word_ptr, found, side="right") - 1
+        docs = doc.tolist()
+        # word_starts index the padded code points; each text starts one position later
+        at = (batch.word_starts[found] - batch.doc_ptr[doc] - 1).tolist()
+    current = -1
+    text = ""
+    row = counts[0]
+    hits: dict[int, int] = {}
+    for d, start, key in zip(docs, at, pos[found].tolist(), strict=True):
+        if d != current:
+            current, text, row, hits = d, batch.texts[d], counts[d], {}
+        for rule_idx, rx in _TRIGGER_RULES[key]:
+            # counts are capped, so a long jailbreak need not be matched to its end
+            seen = hits.get(rule_idx, 0)
+            if seen >= _MAX_HITS or rx.match(text, start) is None:
                 continue
-            if hi >= 0:
-                _search(rx, text, lo, hi, found_starts)
-                if len(found_starts) >= _MAX_HITS:
-                    break
-            lo, hi = w_lo, w_hi
+            hits[rule_idx] = seen + 1
+            row[_RULE_FEATURE[rule_idx]] += 1
+            if _RULE_IS_CUE[rule_idx] and start < first_cue[d]:
+                first_cue[d] = start
+    return counts, first_cue
+
+
+def _numeric_one(
+    batch: HashedBatch, vocabulary: npt.NDArray[np.uint64], out: npt.NDArray[np.float32]
+) -> None:
+    """The numeric features of a one-text batch into ``out`` (its columns from ``log_chars``
+    on): the same numbers as the batch path, with a fraction of its numpy calls."""
+    text = batch.texts[0]
+    denom = max(len(text), 1)
+    out[0] = np.log1p(denom) / 8.0
+    if text:
+        hist = np.bincount(batch.clipped[1:-1], minlength=129)
+        p = hist[hist > 0] / denom
+        out[1] = -float(p @ np.log2(p)) / 6.0
+        out[4] = hist[128] / denom
+        out[5] = int(hist @ _PUNCT_I) / denom
+        tail = text[-_TAIL_CHARS:]
+        kinds = _PUNCT_CHARS.intersection(tail)
+        out[6] = sum(map(tail.count, kinds)) / min(denom, _TAIL_CHARS)
+        out[11] = min(len(kinds), 10) / 10.0
+        # runs of two or more only: single commas and full stops are most of the matches
+        if out[5]:
+            out[7] = min(max(map(len, _PUNCT_RUN.findall(text)), default=1), 20) / 20.0
+    n_words = batch.word_hash.shape[0]
+    if n_words:
+        lengths = batch.word_ends - batch.word_starts
+        if text.isascii():
+            counted = lengths >= 3
+            long_words = int(np.count_nonzero(lengths > 15))
         else:
-            _search(rx, text, lo, hi, found_starts)
-        if found_starts:
-            hits[rule_idx] = found_starts
-    return hits
+            non_ascii = np.concatenate(([0], np.cumsum(batch.codes > 127)))
+            ascii_word = (non_ascii[batch.word_ends] - non_ascii[batch.word_starts]) == 0
+            counted = ascii_word & (lengths >= 3)
+            long_words = int(np.count_nonzero(ascii_word & (lengths > 15)))
+        unknown = ~_in_vocabulary(batch.word_hash, vocabulary) & counted
+        out[2] = int(np.count_nonzero(unknown)) / max(int(np.count_nonzero(counted)), 1)
+        out[3] = int(np.count_nonzero(unknown[-_TAIL_WORDS:])) / max(
+            int(np.count_nonzero(counted[-_TAIL_WORDS:])), 1
+        )
+        out[8] = long_words / n_words
 
 
 def structural_features(
-    hashed: HashedText, vocabulary: npt.NDArray[np.uint64]
+    batch: HashedBatch, vocabulary: npt.NDArray[np.uint64]
 ) -> npt.NDArray[np.float32]:
-    """One row of :data:`STRUCTURAL_NAMES` for a text.
+    """One row of :data:`STRUCTURAL_NAMES` per text of ``batch``.
 
     ``vocabulary`` is the sorted array of 64-bit word hashes counted as "dictionary words"
     (shipped with the model, learned from benign prompts); words outside it on a long run of
-    tokens are what noise-like adversarial suffixes look like.
+    tokens are what noise-like adversarial suffixes look like. Everything but the rule matches
+    is computed for the whole batch in one set of array operations.
     """
-    text = hashed.text
-    out = np.zeros(len(STRUCTURAL_NAMES), dtype=np.float32)
-    n_chars = max(len(text), 1)
-    hits = _rule_hits(hashed)
-    counts = np.zeros(len(_FEATURES), dtype=np.float32)
-    first_cue = n_chars
-    for rule_idx, starts in hits.items():
-        feature = _RULE_FEATURE[rule_idx]
-        counts[feature] += len(starts)
-        if _RULES[rule_idx][0] in _ATTACK_CUES:
-            first_cue = min(first_cue, min(starts))
-    for feature, subs in _SUBSTRING_RULES:
-        counts[feature] += sum(1 for sub in subs if sub in text)
-    out[: len(_FEATURES)] = np.log1p(np.minimum(counts, float(_MAX_HITS)))
-    j = len(_FEATURES)
-    codes = hashed.codes[1:-1]  # drop the padding spaces
-    n_codes = codes.shape[0]
-    clipped = np.minimum(codes, 128)
-    n_words = hashed.word_hash.shape[0]
-    out[j] = np.log1p(n_chars) / 8.0
-    if n_codes:
-        # every non-ASCII code point shares one bin: cheap, and enough to see noise
-        counts_c = np.bincount(clipped, minlength=129)
-        p = counts_c[counts_c > 0] / n_codes
-        out[j + 1] = float(-(p * np.log2(p)).sum()) / 6.0
-        punct = _PUNCT[clipped]
-        out[j + 4] = float(counts_c[128]) / n_codes
-        out[j + 5] = float(punct.sum()) / n_codes
-        tail = punct[-80:]
-        out[j + 6] = float(tail.sum()) / tail.shape[0]
-        out[j + 7] = min(_longest_run(punct), 20) / 20.0
-    if n_words:
+    n = len(batch)
+    out = np.zeros((n, len(STRUCTURAL_NAMES)), dtype=np.float32)
+    if not n:
+        return out
+    counts, first_cue = _rule_counts(batch)
+    f = len(_FEATURES)
+    if n == 1:
+        row, cue = counts[0], first_cue[0]
+        out[0, :f] = [_LOG_COUNT[min(c, _MAX_HITS)] for c in row]
+        framed = any(row[j] for j in _FRAME_COLUMNS)
+        out[0, f + 12] = framed and row[_HARM] > 0
+        if cue != _NO_CUE:
+            out[0, f + 9] = cue / max(len(batch.texts[0]), 1)
+            out[0, f + 10] = cue > _LATE
+        _numeric_one(batch, vocabulary, out[0, f:])
+        return out
+    matrix = np.minimum(np.array(counts, dtype=np.float32), float(_MAX_HITS))
+    out[:, :f] = np.log1p(matrix)
+    out[:, f + 12] = (matrix[:, _FRAME_COLUMNS].sum(axis=1) > 0) & (matrix[:, _HARM] > 0)
+    cues = np.array(first_cue, dtype=np.float64)
+    cue_at = np.flatnonzero(cues != _NO_CUE)
+    out[cue_at, f + 9] = cues[cue_at] / np.maximum(np.diff(batch.doc_ptr)[cue_at] - 2, 1)
+    out[cue_at, f + 10] = cues[cue_at] > _LATE
+
+    codes = batch.codes
+    lens = np.diff(batch.doc_ptr)  # padded lengths
+    n_chars = lens - 2
+    denom = np.maximum(n_chars, 1).astype(np.float64)
+    out[:, f] = np.log1p(denom) / 8.0
+    doc_of_code = np.repeat(np.arange(n), lens)
+    clipped = batch.clipped
+    # every non-ASCII code point shares one bin: cheap, and enough to see noise
+    hist = np.bincount(doc_of_code * 129 + clipped, minlength=n * 129).reshape(n, 129)
+    hist[:, 32] -= 2  # the padding spaces
+    p = hist / denom[:, None]
+    plogp = np.zeros_like(p)
+    np.log2(p, out=plogp, where=p > 0)
+    out[:, f + 1] = -(p * plogp).sum(axis=1) / 6.0
+    out[:, f + 4] = hist[:, 128] / denom
+    out[:, f + 5] = (hist @ _PUNCT_I) / denom
+    punct = _PUNCT[clipped]
+    code_pos = np.arange(codes.shape[0])
+    tail = punct & (code_pos >= np.repeat(batch.doc_ptr[1:] - 1 - _TAIL_CHARS, lens))
+    out[:, f + 6] = np.bincount(doc_of_code, weights=tail, minlength=n) / np.minimum(
+        denom, _TAIL_CHARS
+    )
+    # distinct punctuation characters at the end: a noise suffix mixes many kinds
+    kinds = np.unique(doc_of_code[tail] * 129 + clipped[tail]) // 129
+    out[:, f + 11] = np.minimum(np.bincount(kinds, minlength=n), 10) / 10.0
+    edges = np.diff(np.concatenate(([0], punct.view(np.int8), [0])))
+    run_starts = np.flatnonzero(edges == 1)
+    if run_starts.shape[0]:
+        run_len = np.flatnonzero(edges == -1) - run_starts
+        longest = np.zeros(n, dtype=np.int64)
+        np.maximum.at(longest, doc_of_code[run_starts], run_len)
+        out[:, f + 7] = np.minimum(longest, 20) / 20.0
+
+    n_words = np.diff(batch.word_ptr)
+    if batch.word_hash.shape[0]:
         # Only plain-ASCII words of 3+ characters count for the dictionary features: other
         # scripts (written without spaces, or simply not in an English word list) are not
         # noise, and one- or two-letter words are too often abbreviations or slot values.
-        non_ascii = np.concatenate(([0], np.cumsum(hashed.codes > 127)))
-        ascii_word = (non_ascii[hashed.word_ends] - non_ascii[hashed.word_starts]) == 0
-        lengths = hashed.word_ends - hashed.word_starts
+        doc_of_word = np.repeat(np.arange(n), n_words)
+        non_ascii = np.concatenate(([0], np.cumsum(codes > 127)))
+        ascii_word = (non_ascii[batch.word_ends] - non_ascii[batch.word_starts]) == 0
+        lengths = batch.word_ends - batch.word_starts
         counted = ascii_word & (lengths >= 3)
-        unknown = ~_in_vocabulary(hashed.word_hash, vocabulary) & counted
-        out[j + 2] = float(unknown.sum()) / max(int(counted.sum()), 1)
-        out[j + 3] = float(unknown[-20:].sum()) / max(int(counted[-20:].sum()), 1)
-        out[j + 8] = float((ascii_word & (lengths > 15)).sum()) / n_words
-    if first_cue < n_chars:
-        out[j + 9] = first_cue / n_chars
-        out[j + 10] = 1.0 if first_cue > 300 else 0.0
+        unknown = ~_in_vocabulary(batch.word_hash, vocabulary) & counted
+        last = np.repeat(batch.word_ptr[1:], n_words) - np.arange(batch.word_hash.shape[0])
+        in_tail = last <= _TAIL_WORDS
+        per_doc = np.bincount(
+            np.concatenate(
+                [
+                    doc_of_word,
+                    doc_of_word + n,
+                    doc_of_word + 2 * n,
+                    doc_of_word + 3 * n,
+                    doc_of_word + 4 * n,
+                ]
+            ),
+            weights=np.concatenate(
+                [
+                    unknown,
+                    counted,
+                    unknown & in_tail,
+                    counted & in_tail,
+                    ascii_word & (lengths > 15),
+                ]
+            ),
+            minlength=5 * n,
+        ).reshape(5, n)
+        out[:, f + 2] = per_doc[0] / np.maximum(per_doc[1], 1)
+        out[:, f + 3] = per_doc[2] / np.maximum(per_doc[3], 1)
+        out[:, f + 8] = per_doc[4] / np.maximum(n_words, 1)
     return out

@@ -11,6 +11,8 @@ two overlap and forcing them apart teaches the model nothing useful).
 
 from __future__ import annotations
 
+import hashlib
+import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ import structlog
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from distillguard.detect.content.features import hash_text
+from distillguard.detect.content.features import hash_batches
 from distillguard.detect.content.scorer import (
     HEADS,
     SIGNALS,
@@ -33,17 +35,21 @@ from distillguard.detect.content.scorer import (
     ModelWeights,
     featurize,
 )
+from distillguard.detect.content.structural import STRUCTURAL_NAMES, structural_features
 from distillguard.detect.content.synthetic import Split, generate
 
 __all__ = [
     "COMBINED_HEADS",
     "EXTRACTION_SOURCES",
+    "HARD_NEGATIVE_CUES",
+    "POOL_NEGATIVES",
     "SYNTH_PER_FAMILY",
     "Corpus",
     "TrainingConfig",
     "assemble_corpus",
     "build_vocabulary",
     "fit",
+    "pool_half",
     "shared_targets",
     "synthetic_targets",
     "threshold_at_fpr",
@@ -54,19 +60,36 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
+POOL_NEGATIVES = 0
+"""Benign-pool prompts (training half, see :func:`pool_half`) added as negatives."""
+
+
+def pool_half(text: str) -> str:
+    """``"train"`` or ``"heldout"``: a fixed, content-based split of the benign pool rows that
+    are in neither prompts split (``in_prompts_split == null``). Training may draw negatives
+    from the ``"train"`` half; the benchmark measures false positives and fills generated
+    prompts only with the ``"heldout"`` half, so that figure stays on prompts never trained on.
+    """
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=1).digest()[0]
+    return "train" if digest % 2 == 0 else "heldout"
+
+
 @dataclass(frozen=True, slots=True)
 class TrainingConfig:
     """Hyper-parameters of the two-stage fit (see :func:`fit`).
 
     ``c_ngram`` regularises the hashed n-gram heads, ``c_stack`` the small model that combines
     an n-gram head's score with the structural features, ``folds`` is the number of
-    source-grouped folds used to get out-of-fold n-gram scores for that combiner.
+    source-grouped folds used to get out-of-fold n-gram scores for that combiner,
+    ``pool_negatives`` the number of extra benign negatives drawn from the training half of the
+    unseen benign pool (see :func:`pool_half`).
     """
 
     c_ngram: float = 2.0
     c_stack: float = 0.5
     folds: int = 5
     source_balance: bool = True
+    pool_negatives: int = POOL_NEGATIVES
     max_iter: int = 2000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -118,8 +141,9 @@ def synthetic_targets(labels: frozenset[str]) -> npt.NDArray[np.int8]:
 def build_vocabulary(texts: Sequence[str], min_count: int = 2) -> npt.NDArray[np.uint64]:
     """Sorted hashes of the words seen at least ``min_count`` times in ``texts`` (benign)."""
     counts: Counter[int] = Counter()
-    for text in texts:
-        counts.update(set(hash_text(text).word_hash.tolist()))
+    for _, batch in hash_batches(texts):
+        for lo, hi in zip(batch.word_ptr[:-1].tolist(), batch.word_ptr[1:].tolist(), strict=True):
+            counts.update(set(batch.word_hash[lo:hi].tolist()))
     keep = [h for h, c in counts.items() if c >= min_count]
     return np.array(sorted(keep), dtype=np.uint64)
 
@@ -291,14 +315,18 @@ def assemble_corpus(
     seed: int,
     exclude: Sequence[str] = (),
     synth_per_family: int = SYNTH_PER_FAMILY,
+    pool_negatives: int = POOL_NEGATIVES,
 ) -> Corpus:
     """The training corpus from ``shared/data`` rows.
 
     ``train_rows`` are prompts/train.jsonl rows (text, label, source); ``pool_rows`` the
-    benign-pool rows, of which only those with ``in_prompts_split == "train"`` are used (for
-    the dictionary). Generated TRAIN-phrasing prompts are added with real training prompts in
-    their slots. Rows whose source starts with a prefix in ``exclude`` are left out
-    (leave-one-source-out). Exact duplicate texts are kept once.
+    benign-pool rows: those with ``in_prompts_split == "train"`` feed the dictionary, and
+    ``pool_negatives`` of the unseen ones (``null``) from the ``"train"`` half of
+    :func:`pool_half` are added as benign negatives, hard ones first (see
+    :func:`_hard_negatives`; never any of the held-out half). Generated TRAIN-phrasing
+    prompts are added with real training prompts in their slots. Rows whose source starts
+    with a prefix in ``exclude`` are left out (leave-one-source-out). Exact duplicate texts
+    are kept once.
     """
     texts: list[str] = []
     targets: list[npt.NDArray[np.int8]] = []
@@ -312,6 +340,15 @@ def assemble_corpus(
         groups.append(source)
     benign_train = [str(r["text"]) for r in train_rows if r["label"] == "benign"]
     pool = [str(r["text"]) for r in pool_rows if r.get("in_prompts_split") == "train"]
+    extra = [
+        str(r["text"])
+        for r in pool_rows
+        if r.get("in_prompts_split") is None and pool_half(str(r["text"])) == "train"
+    ]
+    for text in _hard_negatives(extra, pool_negatives, seed):
+        texts.append(text)
+        targets.append(shared_targets("benign", "pool"))
+        groups.append("benign pool (training half)")
     tasks = [t for t in benign_train if len(t) < 1500]
     answers = [t for t in benign_train if 20 < len(t) < 600]
     for p in generate(Split.TRAIN, tasks, answers, synth_per_family, seed):
@@ -334,6 +371,52 @@ def assemble_corpus(
     )
 
 
+HARD_NEGATIVE_CUES = (
+    "override",
+    "new_orders",
+    "persona",
+    "unrestricted",
+    "dual_output",
+    "coercion",
+    "fake_system",
+    "reveal",
+    "prompt_words",
+    "training_data",
+    "reasoning_demand",
+    "reasoning_words",
+    "rubric",
+    "ai_addressed",
+    "tool_action",
+    "say_exact",
+    "harm",
+    "persuasion",
+)
+"""Structural features whose presence makes a benign prompt a *hard* negative."""
+
+
+def _hard_negatives(texts: Sequence[str], n: int, seed: int) -> list[str]:
+    """Up to ``n`` of ``texts``: every one that carries an attack cue (benign prompts that use
+    attack vocabulary: "ignore the noise", "what is the password policy", "rate this essay")
+    first, then a random draw of the rest. Chosen by the structural rules alone, with no model
+    in the loop, so that the selection does not depend on a previous fit."""
+    if n <= 0 or not texts:
+        return []
+    columns = [STRUCTURAL_NAMES.index(name) for name in HARD_NEGATIVE_CUES]
+    no_vocabulary = np.zeros(0, dtype=np.uint64)
+    cued = np.concatenate(
+        [
+            structural_features(batch, no_vocabulary)[:, columns].max(axis=1) > 0
+            for _, batch in hash_batches(texts)
+        ]
+    )
+    rng = random.Random(seed)
+    hard = [t for t, c in zip(texts, cued.tolist(), strict=True) if c]
+    rest = [t for t, c in zip(texts, cued.tolist(), strict=True) if not c]
+    rng.shuffle(hard)
+    rng.shuffle(rest)
+    return (hard + rest)[:n]
+
+
 def train_model(
     train_rows: Sequence[Row],
     dev_rows: Sequence[Row],
@@ -344,9 +427,12 @@ def train_model(
 ) -> ModelWeights:
     """Fit on :func:`assemble_corpus` and set every head's threshold at 1% false positives
     on the benign rows of ``dev_rows`` (prompts/dev.jsonl; excluded sources left out)."""
-    corpus = assemble_corpus(train_rows, pool_rows, seed, exclude)
+    cfg = config or TrainingConfig()
+    corpus = assemble_corpus(
+        train_rows, pool_rows, seed, exclude, pool_negatives=cfg.pool_negatives
+    )
     vocabulary = build_vocabulary(corpus.benign)
-    weights = fit(corpus.texts, corpus.targets, corpus.groups, vocabulary, config)
+    weights = fit(corpus.texts, corpus.targets, corpus.groups, vocabulary, cfg)
     dev_benign = [
         str(r["text"])
         for r in dev_rows
@@ -357,6 +443,7 @@ def train_model(
     meta["data"] = {
         "train_rows": len(corpus.texts),
         "synthetic_per_family": SYNTH_PER_FAMILY,
+        "pool_negatives": cfg.pool_negatives,
         "seed": seed,
         "excluded_sources": list(exclude),
         "threshold_set": f"dev benign ({len(dev_benign)} rows), 1% false positives",
