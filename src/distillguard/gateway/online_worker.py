@@ -3,11 +3,16 @@
 Scoring an account (A's ``detect.online.update``) runs the batch detectors over the account's
 running aggregates: microseconds most of the time, a millisecond or more when it rescores. On the
 event loop that would delay whichever request arrives next, so the gateway hands every finished
-request's observation to a child process instead (batched every few milliseconds through a
-multiprocessing queue, whose feeder thread does the writes) and reads the scores back on a
-thread that passes them to the loop. The score a request is judged by is therefore the one from
-the account's earlier requests, a few milliseconds behind; content signals still act on the
-request itself.
+request's observation to a child process instead and reads the scores back. The score a request
+is judged by is therefore the one from the account's earlier requests, a few milliseconds behind;
+content signals still act on the request itself.
+
+The two pipes to the child are served by the event loop itself: every few milliseconds the batch
+is encoded (orjson) and written without blocking, and the scores are read back when the pipe is
+readable. No thread in the gateway process runs Python besides the loop (a
+``multiprocessing.Queue`` would add a feeder and a reader thread, and every time one of them wants
+the GIL a request can wait for it). Frames are ``multiprocessing.Connection``'s: a 4-byte
+big-endian length, then the bytes.
 
 State lives in the child (in-process mode) or in Redis (``redis_url``): then the child reads the
 account's state before each update and writes it back with the score, so several gateways share
@@ -21,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
-import queue
 import signal
-import threading
+import struct
+import time
 from collections.abc import Mapping
+from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
@@ -82,9 +88,13 @@ def _hot(content: Mapping[str, float] | None, threshold: float) -> str | None:
 _ORPHAN_CHECK_S = 1.0
 
 
+_HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame header
+_STOP = b"null"
+
+
 def _worker_main(
-    inq: mp.Queue[list[Any] | None],
-    outq: mp.Queue[list[Any] | None],
+    inq: Connection,
+    outq: Connection,
     redis_url: str | None,
     prefix: str,
     score_content: bool,
@@ -126,12 +136,14 @@ def _worker_main(
         client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     while True:
         try:
-            batch = inq.get(timeout=_ORPHAN_CHECK_S)
-        except queue.Empty:
-            if os.getppid() != parent:
-                log.warning("gateway.online.orphaned", parent=parent)
-                break
-            continue
+            if not inq.poll(_ORPHAN_CHECK_S):
+                if os.getppid() != parent:
+                    log.warning("gateway.online.orphaned", parent=parent)
+                    break
+                continue
+            batch = orjson.loads(inq.recv_bytes())
+        except (EOFError, OSError):
+            break  # the gateway closed its end: it is gone or stopping
         if batch is None:
             break
         loaded: dict[str, Any] = {}
@@ -165,7 +177,7 @@ def _worker_main(
             state, score = online.update(state, online.Observation(**obs))
             touched[account_id] = state
             until, flag = hot.get(account_id, (0.0, ""))
-            results.append((account_id, score.score, score.reasons, until, flag))
+            results.append((account_id, float(score.score), score.reasons, until, flag))
         if len(states) > _MAX_STATES:
             states.clear()  # bounded memory; accounts re-learn (documented in the README)
             hot.clear()
@@ -181,8 +193,14 @@ def _worker_main(
                 pipe.execute()
             except Exception as exc:
                 log.warning("gateway.online.redis_write_failed", error=type(exc).__name__)
-        outq.put(results)
-    outq.put(None)
+        try:
+            outq.send_bytes(orjson.dumps(results))
+        except OSError:
+            break
+    try:
+        outq.send_bytes(_STOP)
+    except OSError:
+        pass
 
 
 class OnlineWorker:
@@ -215,20 +233,24 @@ class OnlineWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._proc: Any = None
-        self._inq: Any = None
-        self._outq: Any = None
-        self._reader: threading.Thread | None = None
+        self._to_child: Connection | None = None
+        self._from_child: Connection | None = None
+        self._out = bytearray()  # frames the pipe did not take yet
+        self._in = bytearray()  # bytes of a frame not complete yet
+        self._writing = False
+        self._stopped = False  # the child said it has scored everything
         self._dead_logged = False
 
     def start(self) -> None:
+        """Spawn the scorer and attach its pipes to the running event loop."""
         ctx = mp.get_context("spawn")
-        self._inq = ctx.Queue()
-        self._outq = ctx.Queue()
+        child_in, to_child = ctx.Pipe(duplex=False)
+        from_child, child_out = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
             target=_worker_main,
             args=(
-                self._inq,
-                self._outq,
+                child_in,
+                child_out,
                 self.redis_url,
                 self.prefix,
                 self.score_content,
@@ -240,9 +262,14 @@ class OnlineWorker:
             daemon=True,
         )
         self._proc.start()
+        # Only the child holds these ends now: when it dies, reading gives end-of-file.
+        child_in.close()
+        child_out.close()
+        self._to_child, self._from_child = to_child, from_child
+        os.set_blocking(to_child.fileno(), False)
+        os.set_blocking(from_child.fileno(), False)
         self._loop = asyncio.get_running_loop()
-        self._reader = threading.Thread(target=self._read, name="dg-online-reader", daemon=True)
-        self._reader.start()
+        self._loop.add_reader(from_child.fileno(), self._read)
         log.info("gateway.online.started", pid=self._proc.pid, redis=bool(self.redis_url))
 
     @property
@@ -270,35 +297,89 @@ class OnlineWorker:
     def _flush(self) -> None:
         self._flush_handle = None
         batch, self._batch = self._batch, []
-        if not batch:
+        if batch:
+            self._send(orjson.dumps(batch), len(batch))
+
+    def _send(self, payload: bytes, count: int) -> None:
+        if self._to_child is None:
+            self._lost(count)
             return
-        if not self.alive:
-            self.pending -= len(batch)
-            self.dropped += len(batch)
-            if not self._dead_logged:
-                self._dead_logged = True
-                log.error(
-                    "gateway.online.worker_down",
-                    consequence="requests are judged without behaviour scores",
-                )
+        self._out += _HEADER.pack(len(payload))
+        self._out += payload
+        if not self._writing:
+            self._write()
+
+    def _write(self) -> None:
+        # Called on the loop: now, and again whenever the pipe has room after a partial write.
+        conn, loop = self._to_child, self._loop
+        if conn is None or loop is None:
             return
-        self._inq.put(batch)  # non-blocking: the queue's feeder thread writes the pipe
+        try:
+            n = os.write(conn.fileno(), self._out)
+        except BlockingIOError:
+            n = 0
+        except OSError:  # the scorer is gone (broken pipe)
+            self._down()
+            return
+        del self._out[:n]
+        if self._out and not self._writing:
+            loop.add_writer(conn.fileno(), self._write)
+            self._writing = True
+        elif not self._out and self._writing:
+            loop.remove_writer(conn.fileno())
+            self._writing = False
 
     def _read(self) -> None:
-        while True:
-            try:
-                results = self._outq.get()
-            except (EOFError, OSError):
-                return
+        conn = self._from_child
+        if conn is None:
+            return
+        try:
+            data = os.read(conn.fileno(), 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._down()
+            return
+        buf = self._in
+        buf += data
+        while len(buf) >= 4:
+            (n,) = _HEADER.unpack_from(buf)
+            if len(buf) < 4 + n:
+                break
+            results = orjson.loads(bytes(buf[4 : 4 + n]))
+            del buf[: 4 + n]
             if results is None:
-                return
-            loop = self._loop
-            if loop is None or loop.is_closed():
-                return
-            try:
-                loop.call_soon_threadsafe(self._apply, results)
-            except RuntimeError:
-                return
+                self._stopped = True
+            else:
+                self._apply(results)
+
+    def _lost(self, count: int) -> None:
+        self.pending -= count
+        self.dropped += count
+
+    def _down(self) -> None:
+        """The scorer closed its pipes: stop talking to it, count what it never scored."""
+        loop = self._loop
+        for conn in (self._to_child, self._from_child):
+            if conn is not None and loop is not None and not loop.is_closed():
+                loop.remove_reader(conn.fileno())
+                loop.remove_writer(conn.fileno())
+        self._writing = False
+        self._out.clear()
+        self._lost(self.pending)
+        self._stopped = True
+        if not self._dead_logged:
+            self._dead_logged = True
+            log.error(
+                "gateway.online.worker_down",
+                consequence="requests are judged without behaviour scores",
+            )
+        for conn in (self._to_child, self._from_child):
+            if conn is not None:
+                conn.close()
+        self._to_child = self._from_child = None
 
     def _apply(self, results: list[Any]) -> None:
         self.pending -= len(results)
@@ -318,13 +399,17 @@ class OnlineWorker:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self._flush()
-        self._inq.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._proc.join, timeout_s)
+        if self._to_child is not None:
+            self._send(_STOP, 0)
+        # The loop keeps writing the batches and reading the scores while we wait here.
+        deadline = time.monotonic() + timeout_s
+        while not self._stopped and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.get_running_loop().run_in_executor(None, self._proc.join, 2.0)
         if self._proc.is_alive():
             self._proc.terminate()
-        if self._reader is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._reader.join, 2.0)
-        self._inq.close()
-        self._outq.close()
+        if self._to_child is not None or self._from_child is not None:
+            self._dead_logged = True  # a stop we asked for, not an outage
+            self._down()
         self._proc = None
         log.info("gateway.online.stopped", scored=self.scored, dropped=self.dropped)

@@ -165,7 +165,7 @@ def serve(settings: Settings, *, config_file: Path | None = None) -> None:
     # sight, so that a collection walks only per-request garbage (shorter pauses, better p99).
     gc.collect()
     gc.freeze()
-    # The event writer and the scorer's queue threads share the GIL with the event loop; a
-    # shorter switch interval (default 5 ms) bounds how long a request can wait for it.
+    # The event writer thread shares the GIL with the event loop; a shorter switch interval
+    # (default 5 ms) bounds how long a request can wait for it when that thread holds it.
     sys.setswitchinterval(0.0005)
     uvicorn.Server(config).run()
