@@ -37,7 +37,7 @@ __all__ = [
 HASH_BITS = 18
 """log2 of the hashed feature space (262,144 buckets)."""
 
-MAX_CHARS = 1280
+MAX_CHARS = 1024
 """Texts longer than this are cut to their head and tail before hashing, which bounds the
 per-request cost. The tail is kept because adversarial suffixes and hidden instructions often
 sit at the end of a long document."""
@@ -46,7 +46,7 @@ PREFIX_CHARS = 4
 """Words are also hashed by their first ``PREFIX_CHARS`` characters: the structural rules look
 up their trigger words by this prefix, so one entry covers a stem and all its inflections."""
 
-_TAIL_CHARS = 448
+_TAIL_CHARS = 384
 _CHUNK = 1 << 16
 """Most code points hashed in one pass; bigger batches are cut into chunks of whole texts."""
 

@@ -51,20 +51,20 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "new_orders",
-        "from new instead your starting henceforth for until",
+        "from new instead your starting henceforth rest until",
         r"(?:from now on|new (?:instructions|task|rules|role|objective|directive|goal)|"
         r"instead,? (?:you|do|say|respond|reply|output|print|write)|your (?:new|real|true|actual) "
-        r"(?:task|role|goal|purpose|instructions)|starting now|henceforth|for the rest of "
+        r"(?:task|role|goal|purpose|instructions)|starting now|henceforth|(?<=for the )rest of "
         r"(?:this|the) conversation|until i say)\b",
     ),
     (
         "persona",
-        "act acting pretend role you immerse stay in persona alter simulate take play answer "
-        "respond speak behave become",
+        "act acting pretend role you immerse stay character persona alter simulate take play "
+        "answer respond speak behave become",
         r"(?:act(?:ing)? as|pretend(?:ing)? (?:to be|you are|you're|that)|role-?play|"
         r"you are (?:now |going to be |about to become )?(?:an? )?(?:ai|assistant|model|bot|"
         r"character|persona|chatbot) (?:named|called|that|who|with)|immerse yourself|"
-        r"stay in character|in character|persona|alter ego|simulate|you will now be|"
+        r"stay in character|(?<=in )character|persona|alter ego|simulate|you will now be|"
         r"you are going to (?:act|pretend|play|be)|take on the role|play the role|"
         r"answer as|respond as|speak as|behave as|become)\b",
     ),
@@ -181,12 +181,12 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "rubric",
-        "rate rating score grade evaluate judge assess rank critique compare on 0 1 2 3 4 5 6 7 "
+        "rate rating score grade evaluate judge assess rank critique compare scale 0 1 2 3 4 5 6 7 "
         "8 9 10 rubric helpfulness harmlessness honesty response answer completion output "
         "assistant which preferred preference reward criteria verdict justify likert",
         r"(?:(?:rate|score|grade|evaluate|judge|assess|rank|critique|compare)\w*"
         r"(?:\W+\w+){0,4}?\W+(?:response|answer|completion|output|reply|generation|"
-        r"assistant|model|chatbot)s?\b|on a scale (?:of|from)\b|(?:0|1)\s*(?:-|to|–)\s*"
+        r"assistant|model|chatbot)s?\b|(?<=on a )scale (?:of|from)\b|(?:0|1)\s*(?:-|to|–)\s*"
         r"(?:5|7|10|100)\b|\d+ ?/ ?10\b|rubric|helpfulness|harmlessness|honesty|"
         r"(?:response|answer|completion|output|assistant) (?:a|1)\b.{0,60}\b(?:response|answer|"
         r"completion|output|assistant) (?:b|2)\b|which (?:response|answer|completion|output|"
@@ -196,12 +196,12 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "ai_addressed",
-        "dear hey attention note message ai ais assistant llm llms agent model chatbot if as "
+        "dear hey attention note message ai ais assistant llm llms agent model chatbot if "
         "important",
         r"(?:(?:dear |hey |attention |note to (?:the )?|message (?:to|for) (?:the )?)"
         r"(?:ai|assistant|chatbot|language model|llm|model|gpt|chatgpt|bot|agent|copilot)\b|"
         r"(?:ai|assistant|llm|agent|model|chatbot)s? (?:reading|processing|summari[sz]ing) "
-        r"this|if you are an? (?:ai|language model|llm|assistant|agent|bot)\b|as an ai\b|"
+        r"this|if you are an? (?:ai|language model|llm|assistant|agent|bot)\b|(?<=as an )ai\b|"
         r"important (?:instructions?|note|message) (?:for|to) (?:the )?(?:ai|assistant|model|"
         r"llm|agent)\b|(?:ai|assistant|llm|agent)\s*:)",
     ),
@@ -275,13 +275,13 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (
         "quote_frame",
         "following above below is article paper report study researcher researchers analyst "
-        "analysts blog news according for e such attacker attackers",
+        "analysts blog news according example e such attacker attackers",
         r"(?:(?<=the )(?:following|above|below) (?:prompt|text|message|email|comment|review|"
         r"input|string|example) (?:is|was|contains|came|appears)|is (?:this|the following|it) "
         r"(?:a |an )?(?:jailbreak|prompt injection|injection|attack|malicious|safe|spam)|"
         r"(?:article|paper|report|study|researchers?|analysts?|blog post|news) (?:found|"
         r"describes?|shows?|explains?|reports?|discusses|notes|warns?)|according to|"
-        r"(?:for example|e\.g\.|such as),? (?:the )?(?:prompt|phrase|attack|string)|"
+        r"(?:(?<=for )example|e\.g\.|such as),? (?:the )?(?:prompt|phrase|attack|string)|"
         r"attackers? (?:might|may|could|can|would|often|typically|write|type|use))\b",
     ),
     (
