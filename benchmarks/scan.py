@@ -327,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
         help="training config of the leave-one-source-out retrains (as the shipped model's)",
     )
     parser.add_argument("--json-out", type=Path, help="also write the result JSON here")
+    parser.add_argument(
+        "--c-ngram",
+        type=float,
+        default=TrainingConfig().c_ngram,
+        help="training config of the leave-one-source-out retrains (as the shipped model's)",
+    )
     args = parser.parse_args(argv)
     command = "python -m benchmarks.scan " + " ".join(argv if argv is not None else sys.argv[1:])
     train = _read(DATA / "prompts" / "train.jsonl")
@@ -363,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         result["loso"] = earlier["loso"]
         result["loso_from"] = {"file": str(args.loso_from), "recorded_at": earlier["recorded_at"]}
     elif not args.no_loso:
-        config = TrainingConfig(pool_negatives=args.pool_negatives)
+        config = TrainingConfig(c_ngram=args.c_ngram, pool_negatives=args.pool_negatives)
         result["loso"] = loso(train, dev, pool, args.loso_seed, config)
     markdown = _markdown(result, command)
     sys.stdout.write(markdown + "\n")

@@ -57,9 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         default=POOL_NEGATIVES,
         help="benign-pool prompts (training half) added as negatives",
     )
+    parser.add_argument(
+        "--c-ngram", type=float, default=TrainingConfig().c_ngram, help="C of the n-gram heads"
+    )
     args = parser.parse_args(argv)
     train, dev, pool = read_shared(args.data)
-    config = TrainingConfig(pool_negatives=args.pool_negatives)
+    config = TrainingConfig(c_ngram=args.c_ngram, pool_negatives=args.pool_negatives)
     weights = train_model(train, dev, pool, args.seed, config)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     weights.save(args.out)
