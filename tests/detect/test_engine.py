@@ -117,4 +117,9 @@ def test_replay_records_first_flagged_at_in_time_order(world_con) -> None:
         assert first <= t <= last, acc
     # the campaign starts staggered by ten minutes; detection follows the same order overall
     assert times[0] <= times[-1]
+    # nobody outside the campaign crosses the threshold at any point in this world (a deployment
+    # flag that the full audit later clears would keep its time), and each time names its path
     assert all(v.first_flagged_at is None for v in result.accounts if not v.flagged)
+    assert all(
+        (v.first_flagged_at is None) == (v.first_flagged_by is None) for v in result.accounts
+    )
