@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM side")
     ap.add_argument("--no-record", action="store_true", help="print only, do not record")
     args = ap.parse_args(argv)
+    # Other work on the machine shows in the tail, so the record says how busy it was.
+    args.load_before = os.getloadavg()[0]
     if args.serve_upstream:
         serve_upstream(args.serve_upstream)
         return
@@ -465,7 +467,8 @@ def report(
         "connections, the highest rate with no error and no non-2xx answer. wrk and the "
         "upstream on CPU 1, "
         + ("the proxy pinned to CPU 0" if args.pin else "the proxy left to the scheduler")
-        + "; the machine is shared with other work that ran at the same time.\n"
+        + f"; 1-minute load average when the run started: {args.load_before:.2f} "
+        f"on {os.cpu_count()} cores.\n"
         f"Gateway detection: {', '.join(detection) or 'none loaded'} (all in the scorer's own "
         "process, content_inline off: the default); limits in process; "
         f"{events:,} events written to .jsonl.gz. "
