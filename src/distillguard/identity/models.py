@@ -44,7 +44,9 @@ class KeyPrincipal:
     """Who an authenticated API key speaks for, as the gateway needs it per request.
 
     ``quota`` is the account's effective quota: its tier's :data:`TIER_QUOTAS` entry with any
-    per-account override an admin granted.
+    per-account override an admin granted. The account record's sign-up facts (creation time,
+    plan, country, payment instrument and sign-up address/device) come with the same lookup:
+    the gateway's online scorer and the enforcement list's cluster links read them.
     """
 
     key_id: str
@@ -54,6 +56,12 @@ class KeyPrincipal:
     scopes: frozenset[str]
     quota: TierQuota
     expires_at: datetime | None = None
+    account_created_at: datetime | None = None
+    plan: str | None = None
+    country: str | None = None
+    payment_fingerprint: str | None = field(default=None, repr=False)
+    signup_ip: str | None = field(default=None, repr=False)
+    signup_fingerprint: str | None = field(default=None, repr=False)
 
     def allows(self, endpoint: str) -> bool:
         """Whether this key may call ``endpoint`` (spec endpoint names)."""

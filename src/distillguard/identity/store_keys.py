@@ -203,6 +203,12 @@ class KeysMixin(StoreBase):
             scopes=frozenset(row.scopes.split()),
             quota=_quota_values(tier, row.rpm, row.tpm),
             expires_at=row.expires_at,
+            account_created_at=row.account_created_at,
+            plan=row.plan,
+            country=row.country,
+            payment_fingerprint=row.payment_fingerprint,
+            signup_ip=row.signup_ip,
+            signup_fingerprint=row.signup_fingerprint,
         )
 
     def _lookup_key(self, key_id: str) -> Any:
@@ -281,6 +287,12 @@ _AUTH_QUERY = (
         Account.suspended_at,
         Account.requests_per_minute_override.label("rpm"),
         Account.tokens_per_minute_override.label("tpm"),
+        Account.created_at.label("account_created_at"),
+        Account.plan,
+        Account.country,
+        Account.payment_fingerprint,
+        Account.signup_ip,
+        Account.signup_fingerprint,
     )
     .join(Account, Account.account_id == ApiKey.account_id)
     .where(ApiKey.key_id == bindparam("key_id"))
