@@ -14,6 +14,8 @@ import pyarrow as pa
 import structlog
 
 from distillguard.detect.engine import AuditOptions, ContentScorer, TemplateFn, audit_store
+from distillguard.detect.links import audit_links
+from distillguard.detect.online import ClusterLinks, link_hashes
 from distillguard.detect.overrides import parse_known_good
 from distillguard.detect.verdicts import (
     AuditResult,
@@ -91,8 +93,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_outputs(result: AuditResult, out: Path) -> dict[str, Path]:
-    """Write verdicts.jsonl (spec section 4), clusters.jsonl and enforcement.json to ``out``."""
+def write_outputs(
+    result: AuditResult, out: Path, links: ClusterLinks | None = None
+) -> dict[str, Path]:
+    """Write verdicts.jsonl (spec section 4), clusters.jsonl and enforcement.json (with the
+    flagged clusters' hashed ``links``) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     records = [verdict_record(v) for v in result.accounts]
     table = pa.Table.from_pylist(records, schema=VERDICT_SCHEMA)
@@ -104,7 +109,11 @@ def write_outputs(result: AuditResult, out: Path) -> dict[str, Path]:
     )
     enforcement = out / "enforcement.json"
     _atomic_write(
-        enforcement, orjson.dumps(enforcement_document(result), option=orjson.OPT_INDENT_2)
+        enforcement,
+        orjson.dumps(
+            enforcement_document(result, link_hashes(links) if links is not None else None),
+            option=orjson.OPT_INDENT_2,
+        ),
     )
     return {"verdicts": verdicts, "clusters": clusters, "enforcement": enforcement}
 
@@ -173,7 +182,7 @@ def run_audit(
             result = _with_note(result, content_note)
         elif not content:
             result = _with_note(result, "content detectors turned off (--no-content)")
-        files = write_outputs(result, out)
+        files = write_outputs(result, out, audit_links(store.con, result))
         if report is not None:
             files["report"] = report(store, result, out / "report.html", _labels(store))
     log.info(

@@ -21,6 +21,7 @@ presenting it is caught at its first request.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -48,6 +49,8 @@ __all__ = [
     "cluster_links",
     "fold",
     "initial_state",
+    "link_hash",
+    "link_hashes",
     "request_keys",
     "rescore_due",
     "score_many",
@@ -500,3 +503,22 @@ def cluster_links(
         if n >= min_members:
             out[key] = cluster
     return ClusterLinks(out)
+
+
+def link_hash(key: LinkKey) -> str:
+    """The key as the enforcement list carries it: SHA-256 of kind and value (hex). Payment
+    instruments and device ids are sensitive, so the file never holds them in clear; the gateway
+    hashes what it sees and looks the hash up."""
+    kind, value = key
+    return hashlib.sha256(f"{kind}\x00{value}".encode("utf-8", "replace")).hexdigest()
+
+
+def link_hashes(links: ClusterLinks) -> dict[str, list[tuple[str, str]]]:
+    """Per flagged cluster, its link keys as ``(kind, link_hash)`` pairs, sorted (what the
+    enforcement list writes)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for key, cluster in links.keys.items():
+        out.setdefault(cluster, []).append((key[0], link_hash(key)))
+    for pairs in out.values():
+        pairs.sort()
+    return out

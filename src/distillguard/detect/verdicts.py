@@ -12,7 +12,7 @@ confidence: see :func:`response_for`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -245,9 +245,17 @@ def cluster_record(c: ClusterVerdict) -> dict[str, Any]:
     }
 
 
-def enforcement_document(result: AuditResult) -> dict[str, Any]:
+def enforcement_document(
+    result: AuditResult, links: Mapping[str, Sequence[tuple[str, str]]] | None = None
+) -> dict[str, Any]:
     """``enforcement.json`` for the gateway: every account with a response other than none and
-    every flagged cluster, plus the known-good overrides the gateway must also honour."""
+    every flagged cluster, plus the known-good overrides the gateway must also honour.
+
+    ``links`` maps a flagged cluster to its link keys as ``(kind, hash)`` pairs
+    (``detect.online.link_hashes`` of ``detect.links.audit_links``): a cluster's ``links`` let
+    the gateway treat a new account presenting one as a member. Hashes only, never the values.
+    """
+    links = links or {}
     return {
         "generated_at": rfc3339(result.stats.finished),
         "threshold": result.stats.threshold,
@@ -268,6 +276,7 @@ def enforcement_document(result: AuditResult) -> dict[str, Any]:
                 "members": list(c.members),
                 "score": round(float(c.score), 6),
                 "response": str(c.response),
+                "links": [{"kind": kind, "sha256": h} for kind, h in links.get(c.cluster_id, ())],
             }
             for c in result.clusters
             if c.flagged

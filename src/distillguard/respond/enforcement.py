@@ -1,13 +1,18 @@
 """The audit's enforcement list (``enforcement.json``) as a lookup the gateway asks per request.
 
 The document is written by ``detect.verdicts.enforcement_document``: accounts with a response
-other than ``none``, flagged clusters with their members, and analysts' known-good overrides.
-Parsing is pure (bytes in, lookup out); reading the file is the gateway's job.
+other than ``none``, flagged clusters with their members and link keys, and analysts'
+known-good overrides. Parsing is pure (bytes in, lookup out); reading the file is the gateway's job.
+
+A flagged cluster's ``links`` are hashes (``detect.online.link_hash``) of infrastructure that
+only flagged accounts used (payment instrument, sign-up device or burst, client fingerprint,
+org); an account that presents one is treated as a member of that cluster from its first
+request (:meth:`EnforcementList.linked`). Files written before links existed load unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +48,9 @@ class EnforcementList:
     known_good_accounts: frozenset[str] = frozenset()
     known_good_orgs: frozenset[str] = frozenset()
     generated_at: str | None = None
+    links: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """link hash -> (cluster id, key kind)"""
+    cluster_responses: Mapping[str, Response] = field(default_factory=dict)
 
     def lookup(self, account_id: str) -> EnforcementEntry | None:
         return self.accounts.get(account_id)
@@ -51,6 +59,20 @@ class EnforcementList:
         return account_id in self.known_good_accounts or (
             org_id is not None and org_id in self.known_good_orgs
         )
+
+    def linked(self, hashes: Iterable[str]) -> EnforcementEntry | None:
+        """The entry of a flagged cluster one of ``hashes`` (link hashes of an account's
+        record and request) links to, as if the account were a member; None without a link.
+        A dict lookup per hash."""
+        links = self.links
+        for h in hashes:
+            hit = links.get(h)
+            if hit is not None:
+                cluster_id, kind = hit
+                response = self.cluster_responses.get(cluster_id, Response.NONE)
+                reason = f"linked to flagged cluster {cluster_id} by {kind} -> {response}"
+                return EnforcementEntry(response, cluster_id, (reason,))
+        return None
 
     def cluster_of(self, account_id: str) -> str | None:
         entry = self.accounts.get(account_id)
@@ -87,6 +109,7 @@ def parse_enforcement(raw: bytes, source: str = "enforcement.json") -> Enforceme
     entries: dict[str, EnforcementEntry] = {}
     clusters: dict[str, tuple[str, ...]] = {}
     cluster_response: dict[str, Response] = {}
+    links: dict[str, tuple[str, str]] = {}
     for i, c in enumerate(doc.get("clusters") or []):
         where = f"{source}: clusters[{i}]"
         if not isinstance(c, dict) or not isinstance(c.get("cluster_id"), str):
@@ -96,6 +119,17 @@ def parse_enforcement(raw: bytes, source: str = "enforcement.json") -> Enforceme
             raise ConfigError(f"{where}: 'members' must be a list of account ids")
         clusters[c["cluster_id"]] = tuple(members)
         cluster_response[c["cluster_id"]] = _response(c.get("response", "none"), where)
+        raw_links = c.get("links") or []
+        if not isinstance(raw_links, list):
+            raise ConfigError(f"{where}: 'links' must be a list of {{kind, sha256}} objects")
+        for j, link in enumerate(raw_links):
+            if not (
+                isinstance(link, dict)
+                and isinstance(link.get("kind"), str)
+                and isinstance(link.get("sha256"), str)
+            ):
+                raise ConfigError(f"{where}.links[{j}]: needs string 'kind' and 'sha256'")
+            links.setdefault(link["sha256"], (c["cluster_id"], link["kind"]))
     for i, a in enumerate(doc.get("accounts") or []):
         where = f"{source}: accounts[{i}]"
         if not isinstance(a, dict) or not isinstance(a.get("account_id"), str):
@@ -138,4 +172,6 @@ def parse_enforcement(raw: bytes, source: str = "enforcement.json") -> Enforceme
         known_good_accounts=frozenset(good_accounts),
         known_good_orgs=frozenset(good_orgs),
         generated_at=generated if isinstance(generated, str) else None,
+        links=links,
+        cluster_responses=cluster_response,
     )
