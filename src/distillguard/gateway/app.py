@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import structlog
 
+from distillguard.detect.online import account_keys, link_hash
 from distillguard.errors import (
     AuthenticationError,
     ConfigError,
@@ -37,7 +38,12 @@ from distillguard.gateway.auth import Authenticator
 from distillguard.gateway.detection import Detection
 from distillguard.gateway.eventlog import EventSink
 from distillguard.gateway.metrics import GatewayMetrics
-from distillguard.gateway.online_worker import NO_SCORE, OnlineWorker, decode_score
+from distillguard.gateway.online_worker import (
+    NO_SCORE,
+    AccountContext,
+    OnlineWorker,
+    decode_score,
+)
 from distillguard.gateway.responses import JSON_HEADERS, error_body
 from distillguard.gateway.sse import StreamTally
 from distillguard.gateway.state import StateBackend, Usage
@@ -72,6 +78,19 @@ _PROXIED: Mapping[str, tuple[Endpoint, str]] = {
     "/v1/embeddings": (Endpoint.EMBEDDINGS, "/embeddings"),
     "/v1/predict": (Endpoint.PREDICT, "/predict"),
 }
+_FINGERPRINT_HEADER = b"x-client-fingerprint"
+_MAX_LINK_CACHE = 100_000
+
+
+def _online_context(principal: KeyPrincipal) -> AccountContext:
+    created = principal.account_created_at
+    return (
+        created.timestamp() if created is not None else None,
+        principal.plan,
+        principal.country,
+    )
+
+
 _CONTENT_KEYS = frozenset({"messages", "prompt", "input", "features", "model"})
 _TEXT_ENDPOINTS = (Endpoint.CHAT, Endpoint.COMPLETIONS)
 
@@ -163,6 +182,8 @@ class GatewayApp:
             settings.content_inline or self.online is None
         )
         self._log_content = settings.log_content
+        # account id -> (the principal they were computed from, its record's link hashes)
+        self._account_links: dict[str, tuple[KeyPrincipal, tuple[str, ...]]] = {}
 
     # ---- ASGI entry -------------------------------------------------------------------------
 
@@ -425,7 +446,7 @@ class GatewayApp:
     ) -> bool:
         t0 = time.perf_counter()
         now = time.time()
-        auth = ua = xff = clen = None
+        auth = ua = xff = clen = fp_header = None
         for k, v in scope["headers"]:
             if k == b"authorization":
                 auth = v
@@ -435,6 +456,8 @@ class GatewayApp:
                 ua = v
             elif k == b"x-forwarded-for":
                 xff = v
+            elif k == _FINGERPRINT_HEADER:
+                fp_header = v
         try:
             principal = self._authenticate(auth)
             if not principal.allows(endpoint):
@@ -460,6 +483,13 @@ class GatewayApp:
         else:
             client = scope.get("client")
             client_ip = client[0] if client else "0.0.0.0"
+        # The client (TLS/device) fingerprint comes from the edge that computed it, so only
+        # when that edge is trusted, as X-Forwarded-For.
+        client_fp = (
+            fp_header.decode("latin-1").strip() or None
+            if fp_header is not None and self.settings.trust_forwarded_for
+            else None
+        )
         account_id = principal.account_id
 
         # Signals for the policy.
@@ -468,6 +498,8 @@ class GatewayApp:
             enforcement.is_known_good(account_id, principal.org_id)
         )
         entry = enforcement.lookup(account_id)
+        if entry is None and enforcement.links:
+            entry = enforcement.linked(self._link_hashes(principal, client_fp))
         cluster_id = entry.cluster_id if entry is not None else None
         factor = self.policy.quota_factor(entry, known_good)
         retry: float | None = None
@@ -596,7 +628,7 @@ class GatewayApp:
             upstream_s = result.upstream_s or (time.perf_counter() - t_up)
         self._finish_event(
             request_id, now, t0, principal, endpoint, doc, client_ip, ua,
-            result.status, decision, result, text, upstream_s,
+            result.status, decision, result, text, upstream_s, client_fp,
         )  # fmt: skip
         tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
         if online is not None:
@@ -614,7 +646,9 @@ class GatewayApp:
                     "client_ip": client_ip,
                     "asn": None,
                     "params": {k: v for k, v in doc.items() if k not in _CONTENT_KEYS},
+                    "client_fingerprint": client_fp,
                 },
+                _online_context(principal),
             )
         if state_ok and tokens:
             try:
@@ -622,6 +656,28 @@ class GatewayApp:
             except StateStoreError as exc:
                 self._state_failed(exc)
         return True
+
+    def _link_hashes(self, principal: KeyPrincipal, client_fp: str | None) -> list[str]:
+        """Link hashes of the account's record (computed once per principal the auth cache
+        hands out, so a few times a second for a busy account) and of this request's device."""
+        hit = self._account_links.get(principal.account_id)
+        if hit is None or hit[0] is not principal:
+            created = principal.account_created_at
+            keys = account_keys(
+                principal.org_id,
+                principal.payment_fingerprint,
+                principal.signup_ip,
+                principal.signup_fingerprint,
+                created.timestamp() if created is not None else None,
+            )
+            if len(self._account_links) >= _MAX_LINK_CACHE:
+                self._account_links.clear()
+            hit = (principal, tuple(link_hash(k) for k in keys))
+            self._account_links[principal.account_id] = hit
+        hashes = list(hit[1])
+        if client_fp is not None:
+            hashes.append(link_hash(("device", client_fp)))
+        return hashes
 
     def _with_action(
         self, headers: list[tuple[bytes, bytes]], decision: Decision
@@ -770,6 +826,7 @@ class GatewayApp:
         result: _Outcome | None,
         text: str | None,
         upstream_s: float,
+        client_fp: str | None = None,
     ) -> None:
         elapsed = time.perf_counter() - t0
         self.metrics.overhead.observe(max(elapsed - upstream_s, 0.0))
@@ -810,6 +867,7 @@ class GatewayApp:
                 "model": str(doc.get("model") or "default"),
                 "client_ip": client_ip,
                 "user_agent": ua.decode("latin-1") if ua is not None else None,
+                "client_fingerprint": client_fp,
                 "messages": messages,
                 "prompt": prompt if keep else None,
                 "features": doc.get("features") if endpoint is Endpoint.PREDICT else None,
