@@ -55,6 +55,8 @@ def test_audit_writes_verdicts_clusters_enforcement_and_report(world: Path, tmp_
     enforcement = json.loads((out / "enforcement.json").read_text())
     assert {"generated_at", "accounts", "clusters", "known_good"} <= set(enforcement)
     assert enforcement["known_good"][0]["who"] == "alice"
+    for c in enforcement["clusters"]:  # hashed link keys, never egress addresses
+        assert all(k["kind"] != "ip" and len(k["sha256"]) == 64 for k in c["links"])
     for line in (out / "clusters.jsonl").read_text().splitlines():
         c = json.loads(line)
         assert len(c["members"]) >= 2 and 0 <= c["score"] <= 1
