@@ -46,7 +46,7 @@ from distillguard.detect.network.collective import (
     collective_evidence,
     participation,
 )
-from distillguard.detect.network.communities import find_communities
+from distillguard.detect.network.communities import find_communities, split_communities
 from distillguard.detect.network.links import build_links
 from distillguard.detect.overrides import find_override, rows_to_known_good
 from distillguard.detect.prediction.prada import population_stats, stream_stats
@@ -75,6 +75,10 @@ from distillguard.settings import Settings
 
 if TYPE_CHECKING:
     from distillguard.detect.replay import FirstFlag
+
+# Communities at least this big whose score stays below the flag line are split (see
+# audit_frame); set on tuning seed 1, where a ring of 8 sat in a community of 440.
+SPLIT_MIN_SIZE = 100
 
 __all__ = [
     "CONTENT_SIGNALS",
@@ -485,6 +489,16 @@ def audit_frame(
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
     )
+    # A big community that does not look suspicious as a whole may hide a small ring that
+    # modularity merged into it (a shared exit address is enough); split it on its own
+    # subgraph so the ring is judged by its own members, not by the strangers around it.
+    big = [c for c, cs in clusters.items() if cs.size >= SPLIT_MIN_SIZE and cs.score < 0.5]
+    if big:
+        comm = split_communities(graph, comm, big)
+        collective = collective_evidence(comm.members, orgs, chase, coverage)
+        clusters = cluster_scores(
+            own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
+        )
     final = lift(
         own,
         comm.label,

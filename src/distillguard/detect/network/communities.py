@@ -7,6 +7,7 @@ communities of two or more accounts are clusters; an account linked to nobody ha
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import igraph as ig
@@ -15,7 +16,7 @@ import numpy as np
 
 from distillguard.detect.network.links import LinkGraph
 
-__all__ = ["Communities", "find_communities"]
+__all__ = ["Communities", "find_communities", "split_communities"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +36,67 @@ class Communities:
 
 def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
     n = graph.n_accounts
-    label = np.full(n, -1, dtype=np.int64)
-    strength = np.zeros(n)
     if graph.src.shape[0] == 0:
-        return Communities(label, strength, {}, {}, np.zeros(n))
+        return Communities(np.full(n, -1, dtype=np.int64), np.zeros(n), {}, {}, np.zeros(n))
     touched = np.unique(np.concatenate([graph.src, graph.dst]))
-    local = {int(a): i for i, a in enumerate(touched.tolist())}
-    edges = [(local[int(a)], local[int(b)]) for a, b in zip(graph.src, graph.dst, strict=True)]
-    g = ig.Graph(n=touched.shape[0], edges=edges)
-    g.es["weight"] = graph.weight.tolist()
+    return _summarise(graph, touched, _leiden(graph, touched, seed))
+
+
+def split_communities(
+    graph: LinkGraph, comm: Communities, which: Iterable[int], seed: int = 42
+) -> Communities:
+    """``comm`` with each community in ``which`` replaced by the communities Leiden finds in
+    its own subgraph.
+
+    Modularity has a resolution limit (Fortunato & Barthelemy 2007): a small ring weakly
+    linked into a big community of strangers (a shared exit address is enough) is merged into
+    it, and the big community's score, set by strangers, tells nothing about the ring. On the
+    community's own subgraph the null model is that community alone, so the ring stands out.
+    """
+    chosen = sorted(set(which))
+    if not chosen:
+        return comm
+    label = comm.label.copy()
+    inner = np.zeros(graph.n_accounts, dtype=bool)
+    for c in chosen:
+        inner[comm.members[c]] = True
+    keep = inner[graph.src] & inner[graph.dst] & (label[graph.src] == label[graph.dst])
+    offset = int(label.max()) + 1
+    for c in chosen:
+        rows = comm.members[c]
+        sel = keep & (label[graph.src] == c)
+        sub_src, sub_dst, sub_w = graph.src[sel], graph.dst[sel], graph.weight[sel]
+        memb = _leiden_edges(rows, sub_src, sub_dst, sub_w, seed)
+        label[rows] = memb + offset
+        offset += int(memb.max()) + 1
+    touched = np.flatnonzero(label >= 0)
+    return _summarise(graph, touched, label[touched])
+
+
+def _leiden(graph: LinkGraph, touched: np.ndarray, seed: int) -> np.ndarray:
+    return _leiden_edges(touched, graph.src, graph.dst, graph.weight, seed)
+
+
+def _leiden_edges(
+    nodes: np.ndarray, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, seed: int
+) -> np.ndarray:
+    """Leiden membership of ``nodes`` (sorted account rows) on the edges given."""
+    local = {int(a): i for i, a in enumerate(nodes.tolist())}
+    edges = [(local[int(a)], local[int(b)]) for a, b in zip(src, dst, strict=True)]
+    g = ig.Graph(n=nodes.shape[0], edges=edges)
+    g.es["weight"] = weight.tolist()
     part = leidenalg.find_partition(
         g, leidenalg.ModularityVertexPartition, weights="weight", seed=seed, n_iterations=-1
     )
-    memb = np.asarray(part.membership, dtype=np.int64)
+    return np.asarray(part.membership, dtype=np.int64)
+
+
+def _summarise(graph: LinkGraph, touched: np.ndarray, memb: np.ndarray) -> Communities:
+    """Communities from the membership ``memb`` of the rows ``touched``: clusters of two or
+    more, strengths, cohesion."""
+    n = graph.n_accounts
+    label = np.full(n, -1, dtype=np.int64)
+    _, memb = np.unique(memb, return_inverse=True)
     sizes = np.bincount(memb)
     # Renumber clusters of size >= 2 by descending size, then by smallest member (stable ids).
     order = sorted(
