@@ -119,11 +119,18 @@ def _yield_quickly() -> None:
         log.debug("gateway.online.slice_unchanged", errno=ctypes.get_errno())
 
 
+_MIN_BATCH = 64
+"""Prompts scored with one batched call only from this many on. A batched call is cheaper per
+prompt but allocates batch-sized arrays in one burst; for the handful a flush usually carries,
+those bursts showed up in the proxy's added p99 (3.4-4.4 ms against 1.7-2.6 ms with per-prompt
+calls, A/B on this 2-core machine), so batching is kept for a real backlog."""
+
+
 def _content_scores(model: Any, texts: list[str]) -> list[dict[str, float]]:
-    """The content model's scores per text: ``score_one`` for a lone prompt (no batch set-up,
-    lowest latency), one batched ``score`` call for several."""
-    if len(texts) == 1:
-        return [dict(model.score_one(texts[0]))]
+    """The content model's scores per text: ``score_one`` per prompt for a usual flush (no
+    batch set-up, short bursts), one batched ``score`` call for a backlog."""
+    if len(texts) < _MIN_BATCH:
+        return [dict(model.score_one(t)) for t in texts]
     columns = {name: values.tolist() for name, values in model.score(texts).as_dict().items()}
     return [{name: float(col[i]) for name, col in columns.items()} for i in range(len(texts))]
 
