@@ -323,6 +323,23 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
     return "\n".join(lines)
 
 
+def _record_cost(name: str, title: str, command_line: str, cmd: str, rows: list[Any]) -> None:
+    """Print and record one cost table (events, seconds, peak memory per run)."""
+    md = [
+        f"## detect: {title}",
+        "",
+        command_line,
+        "",
+        "| events | seconds | peak RSS (GB) |",
+        "|---|---|---|",
+    ]
+    md += [
+        f"| {int(r['n_events']):,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} |" for r in rows
+    ]
+    print("\n".join(md))
+    record(name, "\n".join(md), {"command": cmd, "rows": rows})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="*", default=list(EVAL_SEEDS))
@@ -349,44 +366,30 @@ def main() -> None:
     replay_spec = f"{args.replay_windows},{args.replay_horizon_hours or 0},{args.replay_confirm}"
     if args.speed_replay:
         rows = [speed(n, replay_spec) for n in args.speed_replay]
-        md = [
-            "## detect: replay cost",
-            "",
+        horizon = (
+            f" of the last {args.replay_horizon_hours:g} h each"
+            if args.replay_horizon_hours
+            else ""
+        )
+        _record_cost(
+            "detect-replay-speed",
+            "replay cost",
             f"Command: `{cmd.strip()}` (content model on; the deployment replay: online scorer "
-            f"per request, {args.replay_windows} periodic audits"
-            + (
-                f" of the last {args.replay_horizon_hours:g} h each"
-                if args.replay_horizon_hours
-                else ""
-            )
-            + ", cluster links, then the full audit; fresh process each).",
-            "",
-            "| events | seconds | peak RSS (GB) |",
-            "|---|---|---|",
-        ]
-        md += [
-            f"| {int(r['n_events']):,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} |"
-            for r in rows
-        ]
-        print("\n".join(md))
-        record("detect-replay-speed", "\n".join(md), {"command": cmd, "rows": rows})
+            f"per request, {args.replay_windows} periodic audits{horizon}, cluster links, then "
+            "the full audit; fresh process each).",
+            cmd,
+            rows,
+        )
         return
     if args.speed:
         rows = [speed(n) for n in args.speed]
-        md = [
-            "## detect: audit cost",
-            "",
+        _record_cost(
+            "detect-speed",
+            "audit cost",
             f"Command: `{cmd.strip()}` (content model on, no replay; fresh process each).",
-            "",
-            "| events | seconds | peak RSS (GB) |",
-            "|---|---|---|",
-        ]
-        md += [
-            f"| {int(r['n_events']):,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} |"
-            for r in rows
-        ]
-        print("\n".join(md))
-        record("detect-speed", "\n".join(md), {"command": cmd, "rows": rows})
+            cmd,
+            rows,
+        )
         return
     runs = quality(
         args.seeds,
