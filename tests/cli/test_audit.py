@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -95,3 +96,24 @@ def test_audit_metadata_only_and_replay_from_an_ingested_store(world: Path, tmp_
 def test_audit_without_inputs_is_a_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["audit", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0
+
+
+def test_audit_reports_rejected_records_with_file_line_and_reason(
+    world: Path, tmp_path: Path
+) -> None:
+    # Good events plus two broken lines: the audit goes on with the good ones and says, on the
+    # terminal and in rejects.jsonl, which records it could not read and why.
+    good = (world / "events.jsonl.gz").read_bytes()
+    lines = gzip.decompress(good).decode().splitlines()[:50]
+    bad = tmp_path / "mixed.jsonl"
+    broken = json.loads(lines[0])
+    del broken["request_id"]
+    bad.write_text("\n".join([*lines, json.dumps(broken), "not json"]) + "\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["audit", "--events", str(bad), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"{bad}:51: request_id" in res.output.replace("\n", "")
+    assert f"{bad}:52:" in res.output.replace("\n", "")
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert len(rejects) == 2
+    assert "rejects:" in res.output

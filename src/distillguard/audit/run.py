@@ -26,7 +26,7 @@ from distillguard.detect.verdicts import (
     verdict_record,
 )
 from distillguard.errors import DetectorError, InputFileError
-from distillguard.events.ingest import ingest
+from distillguard.events.ingest import IngestReport, ingest
 from distillguard.events.records import LabelRecord
 from distillguard.events.schema import VERDICT_SCHEMA
 from distillguard.events.writers import write_table
@@ -42,10 +42,12 @@ ReportWriter = Callable[[Store, AuditResult, Path, Sequence[LabelRecord] | None]
 
 @dataclass(frozen=True, slots=True)
 class AuditRun:
-    """The result of :func:`run_audit` and the files it wrote (keyed by name)."""
+    """The result of :func:`run_audit`, the files it wrote (keyed by name) and, when it read
+    input files, what their ingest accepted and rejected (None for a store audited as is)."""
 
     result: AuditResult
     files: dict[str, Path]
+    ingested: IngestReport | None = None
 
 
 def load_known_good(paths: Sequence[Path]) -> tuple[KnownGood, ...]:
@@ -161,10 +163,11 @@ def run_audit(
         memory_limit=settings.store.memory_limit,
         threads=settings.store.threads,
     )
+    ingested: IngestReport | None = None
     with store:
         if events or accounts or labels:
             out.mkdir(parents=True, exist_ok=True)
-            ingest(store, events, accounts, labels, rejects=out / "rejects.jsonl")
+            ingested = ingest(store, events, accounts, labels, rejects=out / "rejects.jsonl")
         result = audit_store(
             store,
             settings,
@@ -185,13 +188,15 @@ def run_audit(
         files = write_outputs(result, out, audit_links(store.con, result))
         if report is not None:
             files["report"] = report(store, result, out / "report.html", _labels(store))
+        if ingested is not None and ingested.rejected and ingested.rejects_path is not None:
+            files["rejects"] = ingested.rejects_path
     log.info(
         "audit.outputs",
         out=str(out),
         files=sorted(files),
         generated_at=rfc3339(result.stats.finished),
     )
-    return AuditRun(result, files)
+    return AuditRun(result, files, ingested)
 
 
 def _with_note(result: AuditResult, note: str) -> AuditResult:

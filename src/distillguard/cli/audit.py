@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from distillguard.audit import run_audit
+from distillguard.cli.ingest import render_report
 from distillguard.cli.logging import configure_logging
 from distillguard.report.html import write_report
 from distillguard.report.terminal import print_summary
@@ -79,6 +80,10 @@ def audit(
         report=None if no_report else write_report,
     )
     console = Console()
+    if run.ingested is not None and run.ingested.rejected:
+        # Records the audit could not read are never dropped silently: say how many, where
+        # they went and the first reasons (file, line, field), as `ingest` does.
+        render_report(run.ingested, console)
     print_summary(run.result, console)
     for name, path in sorted(run.files.items()):
         console.print(f"{name}: {path}", highlight=False)
