@@ -26,27 +26,14 @@ def link_carriers(con: Any) -> dict[online.LinkKey, set[str]]:
     """Each linking key and the accounts seen with it in ``events``: client fingerprints of the
     requests, and the account-record keys of every account that made a request."""
     from distillguard.detect.engine import _accounts_relation
-    from distillguard.detect.replay import _ACCOUNTS_SQL, _EVENT_ORGS_SQL
+    from distillguard.detect.replay import account_facts
 
     carriers: dict[online.LinkKey, set[str]] = {}
     for acc, fp in con.sql(_FINGERPRINTS_SQL).fetchall():
         for k in online.request_keys(None, fp):
             carriers.setdefault(k, set()).add(str(acc))
-    orgs = dict(con.sql(_EVENT_ORGS_SQL).fetchall())
-    records = {
-        r[0]: r
-        for r in con.sql(_ACCOUNTS_SQL.format(accounts=_accounts_relation(con))).fetchall()
-        if r[0]
-    }
-    for acc, event_org in orgs.items():
-        rec = records.get(acc)
-        if rec is not None:
-            _, created_t, org, pay, s_ip, s_fp, *_ = rec
-            created = float(created_t) if created_t is not None else None
-            keys = online.account_keys(org or event_org, pay, s_ip, s_fp, created)
-        else:
-            keys = online.account_keys(event_org)
-        for k in keys:
+    for acc, facts in account_facts(con, _accounts_relation(con)).items():
+        for k in facts.keys():
             carriers.setdefault(k, set()).add(str(acc))
     return carriers
 

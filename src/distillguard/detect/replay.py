@@ -47,7 +47,7 @@ from distillguard.detect.verdicts import FlagPath
 if TYPE_CHECKING:
     from distillguard.detect.engine import AuditOptions, _Scored
 
-__all__ = ["FirstFlag", "ReplayOutcome", "replay_deployment"]
+__all__ = ["AccountFacts", "FirstFlag", "ReplayOutcome", "account_facts", "replay_deployment"]
 
 log = structlog.get_logger(__name__)
 
@@ -155,26 +155,59 @@ def _sample_content(
     return out, len(hashes) / n_distinct
 
 
-def _accounts(con: Any, accounts_rel: str, opts: AuditOptions) -> dict[str, _Account]:
-    out: dict[str, _Account] = {}
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    """What the store knows of an account that made a request: its record's fields (None where
+    it has no record) and the organisation its events name when the record names none."""
+
+    org: str | None
+    created_t: float | None = None
+    payment: str | None = None
+    signup_ip: str | None = None
+    signup_fp: str | None = None
+    verification: str | None = None
+    plan: str | None = None
+    country: str | None = None
+
+    def keys(self) -> tuple[online.LinkKey, ...]:
+        return online.account_keys(
+            self.org, self.payment, self.signup_ip, self.signup_fp, self.created_t
+        )
+
+
+def account_facts(con: Any, accounts_rel: str) -> dict[str, AccountFacts]:
+    """Per account seen in ``events``, its :class:`AccountFacts` (the replay seeds states and
+    link keys from them; the audit's enforcement links read the same keys)."""
     orgs = dict(con.sql(_EVENT_ORGS_SQL).fetchall())
     records = {
         r[0]: r for r in con.sql(_ACCOUNTS_SQL.format(accounts=accounts_rel)).fetchall() if r[0]
     }
+    out: dict[str, AccountFacts] = {}
     for acc, event_org in orgs.items():
         rec = records.get(acc)
-        if rec is not None:
-            _, created_t, org, pay, s_ip, s_fp, verification, plan, country = rec
-            org = org or event_org
-            created = float(created_t) if created_t is not None else None
-            state = online.initial_state(created, verification, plan, country)
-            keys = online.account_keys(org, pay, s_ip, s_fp, created)
-        else:
-            org = event_org
-            state = online.initial_state()
-            keys = online.account_keys(org)
-        cleared = bool(opts.overrides) and find_override(opts.overrides, acc, org) is not None
-        out[acc] = _Account(state, keys, cleared)
+        if rec is None:
+            out[acc] = AccountFacts(event_org)
+            continue
+        _, created_t, org, pay, s_ip, s_fp, verification, plan, country = rec
+        out[acc] = AccountFacts(
+            org or event_org,
+            float(created_t) if created_t is not None else None,
+            pay,
+            s_ip,
+            s_fp,
+            verification,
+            plan,
+            country,
+        )
+    return out
+
+
+def _accounts(con: Any, accounts_rel: str, opts: AuditOptions) -> dict[str, _Account]:
+    out: dict[str, _Account] = {}
+    for acc, f in account_facts(con, accounts_rel).items():
+        state = online.initial_state(f.created_t, f.verification, f.plan, f.country)
+        cleared = bool(opts.overrides) and find_override(opts.overrides, acc, f.org) is not None
+        out[acc] = _Account(state, f.keys(), cleared)
     return out
 
 
