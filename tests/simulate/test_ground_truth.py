@@ -172,7 +172,7 @@ def _harvest_share(tmp: Path, theft_share: float) -> float:
         name="knob",
         seed=5,
         accounts=200,
-        days=0.2,
+        days=0.5,
         campaigns=(ProxyNetworkConfig(accounts=40, theft_share=theft_share),),
     )
     s = simulate(config, tmp)

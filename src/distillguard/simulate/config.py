@@ -63,7 +63,10 @@ class CampaignConfig(_Model):
     through commercial residential proxies and VPN exits that benign customers use too.
     ``release_shift`` is the share of its chat traffic a campaign moves to a newly released
     model, ``release_lag_hours`` how long after the release it starts moving (the move
-    completes within about three more hours).
+    completes within about three more hours). ``template_share`` is the share of the
+    operator's reasoning-harvest prompts its script wraps in one of its own instruction
+    templates (one to three per operator, generated, with per-request slots such as item
+    numbers); the rest are free-form phrasings. Customers' teams stamp in-house templates too.
     """
 
     accounts: int = Field(ge=1)
@@ -74,6 +77,9 @@ class CampaignConfig(_Model):
     release_shift: float = Field(default=0.85, ge=0, le=1)
     release_lag_hours: float = Field(default=2.0, ge=0)
     instances: int = Field(default=1, ge=1, description="independent operators of this kind")
+    template_share: float = Field(
+        default=0.5, ge=0, le=1, description="harvest prompts wrapped in the operator's template"
+    )
 
 
 class ProxyNetworkConfig(CampaignConfig):

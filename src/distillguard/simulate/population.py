@@ -36,7 +36,7 @@ from distillguard.simulate.actors import (
     Source,
 )
 from distillguard.simulate.infrastructure import NetKind, utc_offset
-from distillguard.simulate.textgen import FRAMES
+from distillguard.simulate.textgen import house_frames
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["BENIGN_KINDS", "build_population"]
@@ -250,10 +250,21 @@ def _org_members(
 
 
 def _corporate(b: WorldBuilder, n: int, kind: str) -> list[Actor]:
+    # Some teams run an in-house tool that wraps its tasks in the team's own template, so one
+    # template is stamped across the org's accounts (like an operator's across its fleet).
+    tools: dict[str, int | None] = {}
+
     def one(
         org: str, domain: str, card: str | None, country: str, admin: str, pools: list[Pool]
     ) -> Actor:
         rng = b.rng
+        if org not in tools:
+            tools[org] = _house_style(b, frame_share=(0.6, 1.0)) if rng.random() < 0.4 else None
+        tool = tools[org]
+        uses_tool = tool is not None and rng.random() < 0.7
+        sources = {Source.CHAT: 0.5, Source.TASK: 0.3, Source.SEARCH: 0.1, Source.DOCUMENT: 0.1}
+        if uses_tool:
+            sources = {**sources, Source.DOCUMENT: 0.0, Source.DISTILL: 0.1}
         account = b.account(
             created_s=b.aged_created_s(250.0, 0.8),
             country=country,
@@ -274,10 +285,11 @@ def _corporate(b: WorldBuilder, n: int, kind: str) -> list[Actor]:
             country,
             _volume(b, 20.0, 1.1),
             Rhythm.OFFICE,
-            {Source.CHAT: 0.5, Source.TASK: 0.3, Source.SEARCH: 0.1, Source.DOCUMENT: 0.1},
+            sources,
             pools,
             weekend_factor=float(rng.uniform(0.05, 0.3)),
             template=int(rng.integers(1000)),
+            style=tool if uses_tool and tool is not None else 0,
         )
 
     return _org_members(b, kind, n, one)
@@ -506,9 +518,9 @@ def _academic(b: WorldBuilder) -> Actor:
     )
 
 
-def _house_style(b: WorldBuilder) -> int:
-    """Researchers and data vendors script their reasoning prompts too, in a skeleton of
-    their own drawn from the same frames operators use."""
+def _house_style(b: WorldBuilder, frame_share: tuple[float, float] = (0.0, 0.9)) -> int:
+    """Researchers, data vendors and teams' in-house tools script their reasoning prompts too,
+    in templates of their own written the way operators write theirs (``house_frames``)."""
     rng = b.rng
     return b.style(
         HarvestStyle(
@@ -516,7 +528,8 @@ def _house_style(b: WorldBuilder) -> int:
             seed_share=float(rng.uniform(0.4, 0.9)),
             long_cot_share=float(rng.uniform(0.2, 0.8)),
             paraphrase_rate=float(rng.uniform(0.0, 0.5)),
-            frame=int(rng.integers(0, len(FRAMES))),
+            frames=house_frames(rng, int(rng.integers(1, 3))),
+            frame_share=float(rng.uniform(*frame_share)),
         )
     )
 

@@ -189,7 +189,13 @@ def _distill(ctx: RenderContext, rng: np.random.Generator, a: np.ndarray) -> pa.
         st = ctx.styles[int(s)]
         seeds = _pick(rng, ctx.seeds, len(rows))
         text = textgen.distill_prompt(
-            rng, seeds, st.domain_weights, st.seed_share, st.long_cot_share
+            rng,
+            seeds,
+            st.domain_weights,
+            st.seed_share,
+            st.long_cot_share,
+            st.frames,
+            st.frame_share,
         )
         text = paraphrase(rng, text, st.paraphrase_rate, REWORD)
         mask = np.zeros(len(a), dtype=bool)

@@ -29,6 +29,7 @@ __all__ = [
     "cot_suffix",
     "document",
     "extraction_ask",
+    "house_frames",
     "jailbreak_like",
     "pick",
     "rubric_request",
@@ -229,15 +230,15 @@ def cot_suffix(rng: np.random.Generator, n: int, long_share: float) -> pa.Array:
     return pc.if_else(pa.array(rng.random(n) < long_share), long, short)
 
 
-def _fill_n(rng: np.random.Generator, texts: pa.Array) -> pa.Array:
-    """Replace ``{n}`` and ``{city}`` slots with a value drawn per row."""
+def _fill_n(rng: np.random.Generator, texts: pa.Array, high: int = 60) -> pa.Array:
+    """Replace ``{n}`` (2 to ``high``) and ``{city}`` slots with a value drawn per row."""
     for slot, values in (("{n}", None), ("{city}", _CITIES)):
         has = pc.fill_null(pc.match_substring(texts, slot), False)
         rows = np.flatnonzero(has.to_numpy(zero_copy_only=False))
         if len(rows) == 0:
             continue
         if values is None:
-            draws = [str(v) for v in rng.integers(2, 60, size=len(rows))]
+            draws = [str(v) for v in rng.integers(2, high, size=len(rows))]
         else:
             draws = [values[i] for i in rng.integers(0, len(values), size=len(rows))]
         old = texts.take(pa.array(rows)).to_pylist()
@@ -271,7 +272,7 @@ def generated_task(rng: np.random.Generator, n: int, domain_weights: Sequence[fl
     return _fill_n(rng, table.take(pa.array(idx)))
 
 
-# An operator's script wraps every task in its own skeleton; frame 0 is no skeleton.
+# Public prompt skeletons (tutorial and notebook style) that anyone may copy; frame 0 is none.
 FRAMES: tuple[tuple[str, str, str], ...] = (
     ("", "", ""),
     ("### Problem\n", "\n\n### Requirements\n", ""),
@@ -283,6 +284,86 @@ FRAMES: tuple[tuple[str, str, str], ...] = (
     ("Consider this carefully.\n", "\n", "\nBe thorough."),
 )
 
+# Parts an in-house instruction template is written from: one script's template is one draw
+# (about 10^9 combinations), so two operators, or two teams, never write the same one by chance.
+_FRAME_LABELS = (
+    "Problem", "Task", "Query", "Item", "Question", "Exercise", "Prompt", "Challenge", "Case",
+    "Input", "Sample", "Record", "Entry", "Assignment",
+)  # fmt: skip
+_FRAME_IDS = ("", " #{n}", " {n}", " (id {n})", " no. {n}")
+_FRAME_HEADS = (
+    "### {L}{I}\n",
+    "{L}{I}:\n",
+    "[{U}{I}]\n",
+    "== {L}{I} ==\n",
+    "**{L}{I}**\n",
+    "{L}{I} ->\n",
+)
+_FRAME_ROLES = (
+    "You are a {adj} {role}.", "Act as a {adj} {role}.", "Respond as a {adj} {role} would.",
+    "Take the role of a {adj} {role}.", "",
+)  # fmt: skip
+_FRAME_ADJ = (
+    "careful", "meticulous", "expert", "patient", "rigorous", "senior", "world-class",
+    "thoughtful", "precise", "experienced", "methodical", "helpful",
+)  # fmt: skip
+_FRAME_ROLE = (
+    "tutor", "mathematician", "software engineer", "analyst", "teacher", "researcher",
+    "problem solver", "domain specialist", "reviewer", "consultant", "instructor",
+)  # fmt: skip
+_FRAME_VERBS = (
+    "Work through the {noun} below", "Handle the following {noun}",
+    "Address the {noun} that follows", "Complete the {noun} given here",
+    "Tackle the {noun} below", "Resolve the following {noun}",
+    "Deal with the {noun} provided",
+)  # fmt: skip
+_FRAME_NOUNS = ("item", "problem", "request", "task", "exercise", "case", "query")
+_FRAME_QUALIFIERS = (
+    " as completely as you can.", " with full rigour.", " for our internal notes.",
+    " and be exhaustive.", " without shortcuts.", ", leaving nothing implicit.", ".",
+)  # fmt: skip
+_FRAME_SECTIONS = (
+    "\n\n### {S}\n", "\n\n{S}: ", "\n\n[{SU}]\n", "\n---\n{S}:\n", "\n\n>> {S}\n",
+)  # fmt: skip
+_FRAME_SECTION_NAMES = (
+    "Requirements", "Instructions", "Guidelines", "Output format", "Rules", "Notes",
+    "Response style", "Constraints", "Expectations", "Deliverable",
+)  # fmt: skip
+_FRAME_CLOSERS = (
+    "\nReturn the final result in a box.", "\nEnd with a line 'FINAL:' and the result.",
+    "\nUse a heading for each stage.", "\nDo not omit any intermediate calculation.",
+    "\nWrite at least three paragraphs before concluding.", "\nKeep the tone neutral.",
+    "\nCite which facts you relied on.", "\nList any assumptions first.", "",
+)  # fmt: skip
+_FRAME_SIGNOFFS = ("", "\n[END]", "\n-- end --", "\nThanks.", "\n###")
+
+
+def house_frames(rng: np.random.Generator, k: int) -> tuple[tuple[str, str, str], ...]:
+    """``k`` instruction templates of one script, each ``(head, middle, end)`` around a task
+    and its reasoning request, drawn from the parts above. ``{n}`` in a head is a per-request
+    slot (an item number), filled when a prompt is made."""
+
+    def one() -> tuple[str, str, str]:
+        def d(options: tuple[str, ...]) -> str:
+            return options[int(rng.integers(len(options)))]
+
+        label, section = d(_FRAME_LABELS), d(_FRAME_SECTION_NAMES)
+        head = d(_FRAME_HEADS).format(L=label, U=label.upper(), I=d(_FRAME_IDS))
+        adj = d(_FRAME_ADJ)
+        role = d(_FRAME_ROLES).format(adj=adj, role=d(_FRAME_ROLE))
+        if adj[0] in "aeiou":
+            role = role.replace(" a ", " an ", 1)
+        intro = (role + " " if role else "") + d(_FRAME_VERBS).format(noun=d(_FRAME_NOUNS))
+        intro += d(_FRAME_QUALIFIERS)
+        middle = d(_FRAME_SECTIONS).format(S=section, SU=section.upper())
+        end = d(_FRAME_CLOSERS) + d(_FRAME_SIGNOFFS)
+        # the instruction sentence opens the template or follows the task, as scripts differ
+        if rng.random() < 0.5:
+            return intro + "\n\n" + head, middle, end
+        return head, "\n\n" + intro + middle, end
+
+    return tuple(one() for _ in range(max(1, k)))
+
 
 def distill_prompt(
     rng: np.random.Generator,
@@ -290,22 +371,27 @@ def distill_prompt(
     domain_weights: Sequence[float],
     seed_share: float,
     long_cot_share: float,
-    frame: int = 0,
+    frames: Sequence[tuple[str, str, str]] = (),
     frame_share: float = 0.0,
 ) -> pa.Array:
     """A reasoning-harvest prompt: an opener, a task (a real question from ``seeds`` with
     probability ``seed_share``, else a generated one), and a reasoning-elicitation tail; a
-    share ``frame_share`` is wrapped in the operator's skeleton ``FRAMES[frame]``."""
+    share ``frame_share`` is instead wrapped in one of the script's templates ``frames``
+    (``head + task + middle + tail + end``, slots filled per request)."""
     n = len(seeds)
     task = pc.if_else(
         pa.array(rng.random(n) < seed_share), seeds, generated_task(rng, n, domain_weights)
     )
     tail = cot_suffix(rng, n, long_cot_share)
     plain = compose(rng, n, _OPENERS, task, tail)
-    if frame == 0 or frame_share <= 0:
+    if not frames or frame_share <= 0:
         return plain
-    head, middle, end = FRAMES[frame % len(FRAMES)]
-    framed = compose(rng, n, head, task, middle, pc.utf8_trim_whitespace(tail), end)
+    which = rng.integers(0, len(frames), size=n)
+    parts = [
+        pa.array([f[j] for f in frames], type=pa.string()).take(pa.array(which)) for j in range(3)
+    ]
+    framed = compose(rng, n, parts[0], task, parts[1], pc.utf8_trim_whitespace(tail), parts[2])
+    framed = _fill_n(rng, framed, high=10_000)
     return pc.if_else(pa.array(rng.random(n) < frame_share), framed, plain)
 
 

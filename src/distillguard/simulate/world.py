@@ -24,13 +24,16 @@ _PROFILE_POPULARITY = (8, 10, 6, 4, 2, 3, 2, 1.5, 4, 2, 2, 1)
 
 @dataclass(frozen=True, slots=True)
 class HarvestStyle:
-    """How one operator phrases its harvest prompts (shared by all its accounts)."""
+    """How one script phrases its reasoning prompts (shared by all accounts it drives: an
+    operator's fleet, or one team's in-house tool). ``frames`` are the script's instruction
+    templates (``textgen.house_frames``), wrapped around a share ``frame_share`` of them."""
 
     domain_weights: tuple[float, float, float, float]  # coding, maths, reasoning, agentic
     seed_share: float  # questions taken from public pools rather than generated
     long_cot_share: float
     paraphrase_rate: float
-    frame: int = 0  # the operator's prompt skeleton (textgen.FRAMES); 0 = none
+    frames: tuple[tuple[str, str, str], ...] = ()
+    frame_share: float = 0.0
 
 
 @dataclass(slots=True)

@@ -2,9 +2,11 @@
 
 An operator runs one scripted toolkit (one popular SDK user agent, one set of request
 parameters) from a handful of owned hosting addresses plus commercial proxies and VPN exits
-that customers use too. These shared, owned things are genuine coordination evidence; each
-value is recorded with :meth:`WorldBuilder.own` so the giveaway test can tell them apart from
-simulator artefacts.
+that customers use too. Its script wraps a share of its prompts (``template_share``) in one to
+three instruction templates of its own (:func:`operator_frames`), as harvesting scripts do;
+teams of customers stamp in-house templates across their accounts the same way. These shared,
+owned things are genuine coordination evidence; each value is recorded with
+:meth:`WorldBuilder.own` so the giveaway test can tell them apart from simulator artefacts.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 from distillguard.simulate.actors import Actor, Pool, Rhythm, Source
 from distillguard.simulate.config import CampaignConfig
 from distillguard.simulate.infrastructure import NetKind, utc_offset
+from distillguard.simulate.textgen import house_frames
 from distillguard.simulate.world import WorldBuilder
 
-__all__ = ["Operator", "new_operator"]
+__all__ = ["Operator", "new_operator", "operator_frames"]
 
 
 @dataclass(slots=True)
@@ -114,3 +117,11 @@ def new_operator(b: WorldBuilder, kind: str, config: CampaignConfig, index: int)
         cards=[],
         home_country=b.infra.country(),
     )
+
+
+def operator_frames(b: WorldBuilder) -> tuple[tuple[str, str, str], ...]:
+    """One to three instruction templates of the operator's own script (recorded as owned)."""
+    frames = house_frames(b.rng, int(b.rng.integers(1, 4)))
+    for frame in frames:
+        b.own("template", "{task}".join(frame))
+    return frames

@@ -4,9 +4,8 @@ over coding, maths, reasoning and agentic tasks, plus rubric grading for reward-
 from __future__ import annotations
 
 from distillguard.simulate.actors import Rhythm, Source
-from distillguard.simulate.campaigns.common import new_operator
+from distillguard.simulate.campaigns.common import new_operator, operator_frames
 from distillguard.simulate.config import CotHarvestConfig
-from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -21,7 +20,8 @@ def build(b: WorldBuilder, cfg: CotHarvestConfig, index: int) -> None:
             seed_share=0.5,
             long_cot_share=0.8,
             paraphrase_rate=cfg.paraphrase_rate,
-            frame=int(rng.integers(1, len(FRAMES))),
+            frames=operator_frames(b),
+            frame_share=cfg.template_share,
         )
     )
     distill = max(0.0, 1.0 - cfg.rubric_share - cfg.agentic_share)

@@ -5,9 +5,8 @@ operator's prompt style, the proxies, the release chasing and the sheer coverage
 from __future__ import annotations
 
 from distillguard.simulate.actors import Rhythm, Source
-from distillguard.simulate.campaigns.common import new_operator
+from distillguard.simulate.campaigns.common import new_operator, operator_frames
 from distillguard.simulate.config import LowAndSlowConfig
-from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -22,7 +21,8 @@ def build(b: WorldBuilder, cfg: LowAndSlowConfig, index: int) -> None:
             seed_share=0.7,
             long_cot_share=0.3,
             paraphrase_rate=cfg.paraphrase_rate,
-            frame=int(rng.integers(1, len(FRAMES))),
+            frames=operator_frames(b),
+            frame_share=cfg.template_share,
         )
     )
     theft = cfg.theft_share

@@ -4,9 +4,8 @@ requests hide the operator's own harvesting in the same accounts and addresses."
 from __future__ import annotations
 
 from distillguard.simulate.actors import Rhythm, Source
-from distillguard.simulate.campaigns.common import new_operator
+from distillguard.simulate.campaigns.common import new_operator, operator_frames
 from distillguard.simulate.config import ProxyNetworkConfig
-from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -21,7 +20,8 @@ def build(b: WorldBuilder, cfg: ProxyNetworkConfig, index: int) -> None:
             seed_share=0.6,
             long_cot_share=0.5,
             paraphrase_rate=cfg.paraphrase_rate,
-            frame=int(rng.integers(1, len(FRAMES))),
+            frames=operator_frames(b),
+            frame_share=cfg.template_share,
         )
     )
     theft = cfg.theft_share

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from distillguard.simulate.actors import Rhythm, Session, Source
-from distillguard.simulate.campaigns.common import new_operator
+from distillguard.simulate.campaigns.common import new_operator, operator_frames
 from distillguard.simulate.config import SignupFarmConfig
 from distillguard.simulate.infrastructure import NetKind
-from distillguard.simulate.textgen import FRAMES
 from distillguard.simulate.world import HarvestStyle, WorldBuilder
 
 __all__ = ["build"]
@@ -24,7 +23,8 @@ def build(b: WorldBuilder, cfg: SignupFarmConfig, index: int) -> None:
             seed_share=0.5,
             long_cot_share=0.6,
             paraphrase_rate=cfg.paraphrase_rate,
-            frame=int(rng.integers(1, len(FRAMES))),
+            frames=operator_frames(b),
+            frame_share=cfg.template_share,
         )
     )
     net = b.infra.network(NetKind.HOSTING, None)
