@@ -47,7 +47,7 @@ from distillguard.detect.network.collective import (
     participation,
 )
 from distillguard.detect.network.communities import find_communities, split_communities
-from distillguard.detect.network.links import build_links
+from distillguard.detect.network.links import build_links, template_link_keys
 from distillguard.detect.overrides import find_override, rows_to_known_good
 from distillguard.detect.prediction.prada import population_stats, stream_stats
 from distillguard.detect.queries import (
@@ -245,7 +245,7 @@ def _content_features(
     }
     top_templates: dict[int, list[str]] = {}
     rows_of = frame.index_of([str(a) for a in acc[starts]]) if starts.size else np.zeros(0)
-    for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         w = counts[s:e]
         total = w.sum()
         ids.append(str(acc[s]))
@@ -268,7 +268,6 @@ def _content_features(
             top = sorted(t_counts.items(), key=lambda kv: -kv[1])
             extra["c_top_template_share"].append(top[0][1] / total if top else np.nan)
             extra["c_template_ratio"].append(len(t_counts) / max(e - s, 1))
-            top_templates[int(rows_of[k])] = [t for t, c in top[:5] if c >= 3]
         else:
             extra["c_top_template_share"].append(np.nan)
             extra["c_template_ratio"].append(np.nan)
@@ -276,6 +275,9 @@ def _content_features(
         for c in cols:
             cols[c] = [np.nan] * len(ids)
     frame.put_many(ids, {**cols, **extra})
+    if template_fn is not None:
+        text_rows = np.repeat(np.asarray(rows_of, dtype=np.int64), ends - starts)
+        top_templates = template_link_keys(text_rows, texts, frame.txt("org_id"))
     return len(new_pos), sampled, top_templates
 
 
@@ -588,6 +590,10 @@ def _build_result(
             f"cluster score {cs.score:.2f}",
             f"{int(flagged[rows].sum())} of {len(rows)} members flagged",
         ]
+        if "template" in shared:
+            evidence_lines.append(
+                f"prompt template stamped across members: {shared['template'][0]}"
+            )
         if c in sc.collective:
             evidence_lines.extend(sc.collective[c].reasons)
         resp = response_for(cs.score, c_flag, opts.watch_from)

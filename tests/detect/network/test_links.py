@@ -127,3 +127,43 @@ def test_a_fleet_sharing_a_set_of_egress_addresses_is_linked_however_many_share_
     g = build_links(np.array(rows), np.array(kinds), np.array(values), 70)
     assert g.weight.size > 0 and float(np.median(g.weight)) > 0.3
     assert float(g.specific.max()) == 0.0  # addresses alone never lift anybody
+
+
+def test_a_fleet_stamping_one_rare_template_is_linked_and_the_link_is_specific() -> None:
+    # 60 accounts of 60 orgs share one template (as many accounts as share a public address
+    # that says nothing), and a team of 5 shares its in-house tool inside one org
+    rows = np.arange(65)
+    kinds = np.array(["template"] * 65)
+    values = np.array(["tpl:operator"] * 60 + ["tpl:team"] * 5)
+    orgs = np.array([f"org{i}" for i in range(60)] + ["acme"] * 5, dtype=object)
+    g = build_links(rows, kinds, values, 65, orgs=orgs, min_weight=0.0)
+    e = _edges(g)
+    fleet = [w for (a, b), w in e.items() if b < 60]
+    team = [w for (a, b), w in e.items() if a >= 60]
+    assert min(fleet) > 0.3
+    assert max(team) < min(fleet)
+    assert np.allclose(g.specific, g.weight)
+    assert "tpl:operator" in g.shared["template"][0]
+
+
+def test_template_link_keys_name_the_template_and_its_size() -> None:
+    from distillguard.detect.network.links import template_link_keys
+
+    rng = np.random.default_rng(0)
+    words = "river stone lantern orbit copper meadow signal harbor velvet prism tundra".split()
+    rows, texts = [], []
+    for acc in range(12):
+        for k in range(20):
+            q = " ".join(rng.choice(words, 8))
+            framed = acc < 6 and k % 3 == 0
+            rows.append(acc)
+            texts.append(
+                f"Act as a methodical analyst. Resolve the following case without shortcuts.\n{q}"
+                if framed
+                else q
+            )
+    orgs = np.array([f"org{i}" for i in range(12)], dtype=object)
+    keys = template_link_keys(np.array(rows), texts, orgs)
+    assert set(keys) == set(range(6))
+    value = keys[0][0]
+    assert value.startswith("tpl:") and "(6 accounts)" in value and "methodical analyst" in value

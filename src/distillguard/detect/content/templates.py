@@ -12,6 +12,15 @@ values (questions, names, numbers, documents). Two tools find them:
   with vectorised numpy, and LSH banding with union-find. Prompts that share a template get
   the same cluster label even when their slot values differ in length and content.
 
+- :func:`shared_templates`: templates *stamped across accounts*. A word shingle of the masked
+  texts is one of an account's template shingles when it recurs in a sizeable share of that
+  account's prompts; shingles stamped by the same set of accounts are one template (a template's
+  words travel together, a common phrase's do not). A template is kept when it is rare: used by
+  at least two accounts of more than one org, and by hardly anybody else (most accounts that
+  ever use its words stamp it), so a public template that many strangers use now and then
+  (a benchmark harness, a framework's default prompt) and one team's in-house tool are not
+  evidence. The network stage links the accounts that share one.
+
 Known to evade: an operator who paraphrases the template per request (an LLM rewriting each
 prompt) defeats both; so does interleaving the template with long slot values such that fewer
 than a few shingles of the template survive.
@@ -21,14 +30,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["group_templates", "mask", "template_id"]
+__all__ = ["SharedTemplate", "group_templates", "mask", "shared_templates", "template_id"]
 
 # (guard, pattern, replacement): a pattern only runs when its cheap substring guard is in
 # the text (most prompts have no URL, e-mail or quote), which keeps template_id per request
@@ -193,3 +204,144 @@ def _rows_per_band(threshold: float, num_perm: int) -> int:
         if gap < best_gap:
             best, best_gap = r, gap
     return best
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTemplate:
+    """One template stamped across accounts: ``key`` (16 hex characters, stable), the
+    ``accounts`` (owner ids as given) that stamp it, how many masked shingles it has
+    (``n_shingles``, its length), how many other accounts use its words without stamping it
+    (``n_casual``) and a ``sample`` prompt built from it."""
+
+    key: str
+    accounts: tuple[Any, ...]
+    n_shingles: int
+    n_casual: int
+    sample: str
+
+
+def shared_templates(
+    owners: Sequence[Any],
+    texts: Sequence[str],
+    orgs: Mapping[Any, object] | None = None,
+    *,
+    shingle_words: int = 4,
+    min_texts: int = 2,
+    min_share: float = 0.05,
+    min_shingles: int = 3,
+    exclusivity: float = 0.7,
+    max_population: float = 0.05,
+    min_cap: int = 10,
+) -> list[SharedTemplate]:
+    """Templates that several accounts stamp on their prompts, from a sample of each account's
+    distinct prompts (``owners[i]`` the account of ``texts[i]``).
+
+    A masked shingle is a template shingle of an account when at least ``min_texts`` of its
+    texts, and ``min_share`` of them, contain it. A shingle counts when it is rare: stamped by
+    two or more accounts but by no more than ``max(min_cap, max_population * accounts)`` (a prompt
+    stamped by a twentieth of all customers is a popular tool's, public), and exclusive: the
+    accounts stamping it are at least ``exclusivity`` of all accounts whose texts contain it (a
+    phrase many use now and then is common wording). Such shingles are one template when they
+    share texts and much the same stampers (Jaccard >= 0.5, joined transitively); its members
+    are the accounts stamping at least 30% of its shingles. A template needs ``min_shingles``
+    shingles (a short phrase is not one), two members and more than one org (``orgs`` maps an
+    owner to its org; an owner without one is its own org): one team's in-house tool is not
+    evidence.
+    Sorted by key; O(total shingles).
+    """
+    n = len(texts)
+    if n == 0:
+        return []
+    owner_ids: dict[Any, int] = {}
+    o = np.fromiter((owner_ids.setdefault(a, len(owner_ids)) for a in owners), np.int64, n)
+    per_text = [_shingles(mask(t), shingle_words) for t in texts]
+    lengths = np.fromiter((x.shape[0] for x in per_text), np.int64, n)
+    if not lengths.sum():
+        return []
+    flat = np.concatenate(per_text)
+    text_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    n_acc = len(owner_ids)
+    cap = max(min_cap, int(max_population * n_acc))
+    uniq, sh = np.unique(flat, return_inverse=True)
+    sh = sh.ravel()
+    # (shingle, account) -> number of the account's texts with it
+    pair = sh * n_acc + o[text_of]
+    pairs, counts = np.unique(pair, return_counts=True)
+    p_sh, p_acc = pairs // n_acc, pairs % n_acc
+    texts_per_acc = np.bincount(o, minlength=n_acc).astype(np.float64)
+    stamp = (counts >= min_texts) & (counts >= min_share * texts_per_acc[p_acc])
+    users = np.bincount(p_sh, minlength=uniq.shape[0])
+    stampers = np.bincount(p_sh[stamp], minlength=uniq.shape[0])
+    # A shingle stamped by one account is that account's habit; one that many others use now
+    # and then is a common phrase; one stamped by very many is public (a popular tool's prompt).
+    cand = (stampers >= 2) & (stampers >= exclusivity * users) & (stampers <= cap)
+    keep = stamp & cand[p_sh]
+    if not keep.any():
+        return []
+    stampers_of: dict[int, frozenset[int]] = {}
+    for sh_i, acc_i in zip(p_sh[keep].tolist(), p_acc[keep].tolist(), strict=True):
+        stampers_of[sh_i] = stampers_of.get(sh_i, frozenset()) | {acc_i}
+    # A template's words travel together: candidate shingles that share a text of an account
+    # stamping both, and are stamped by much the same accounts, are one template (a campaign
+    # account's system prompt and its operator's wrapper share texts, not stampers).
+    parent = {x: x for x in stampers_of}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    start = np.concatenate([[0], np.cumsum(lengths)])
+    seen: set[tuple[int, int]] = set()
+    for i in range(n):
+        mine = [
+            x for x in sh[start[i] : start[i + 1]].tolist() if int(o[i]) in stampers_of.get(x, ())
+        ]
+        if len(mine) < 2:
+            continue
+        mine.sort(key=lambda x: (len(stampers_of[x]), x))
+        for x, y in zip(mine[:-1], mine[1:], strict=True):
+            rx, ry = find(x), find(y)
+            if rx == ry or (x, y) in seen:
+                continue
+            seen.add((x, y))
+            sx, sy = stampers_of[x], stampers_of[y]
+            if len(sx & sy) >= 0.5 * len(sx | sy):
+                parent[max(rx, ry)] = min(rx, ry)
+    groups: dict[int, list[int]] = {}
+    for x in stampers_of:
+        groups.setdefault(find(x), []).append(x)
+    names = list(owner_ids)
+    texts_of: dict[int, list[int]] = {}
+    for i, a in enumerate(o.tolist()):
+        texts_of.setdefault(a, []).append(i)
+    org_of = orgs or {}
+    out: list[SharedTemplate] = []
+    for shingles in groups.values():
+        if len(shingles) < min_shingles:
+            continue
+        # members: the accounts that stamp a good part of the template's words
+        votes: dict[int, int] = {}
+        for x in shingles:
+            for acc_i in stampers_of[x]:
+                votes[acc_i] = votes.get(acc_i, 0) + 1
+        accs = np.array(sorted(a for a, v in votes.items() if v >= 0.3 * len(shingles)))
+        if accs.shape[0] < 2:
+            continue
+        members = tuple(names[int(a)] for a in accs)
+        if len({org_of.get(m) or ("self", m) for m in members}) < 2:
+            continue
+        casual = max(int(users[shingles].max()) - accs.shape[0], 0)
+        ids = np.sort(uniq[shingles])
+        key = hashlib.blake2b(ids.tobytes(), digest_size=8).hexdigest()
+        # a sample: the first member's text holding most of the template's shingles
+        want = set(shingles)
+        hits = [
+            (len(want.intersection(sh[start[i] : start[i + 1]].tolist())), -i)
+            for i in texts_of.get(int(accs[0]), [])
+        ]
+        best = texts[-max(hits)[1]] if hits else ""
+        out.append(SharedTemplate(key, members, len(shingles), casual, best))
+    out.sort(key=lambda t: t.key)
+    return out

@@ -17,8 +17,12 @@ says little:
   share one or two exits out of dozens;
 - per kind, the shared weights add up and saturate: ``1 - exp(-sum / tau)``; kinds combine as
   independent evidence ``1 - prod(1 - alpha_k * s_k)``;
-- within one organisation (same ``org_id``) payment, device and sign-up links count a third:
-  colleagues sharing the company card is expected;
+- a prompt template (``detect.content.templates.shared_templates``: a rare template stamped by
+  accounts of more than one org, which is what makes it rare already) weighs ``df ** -0.25``:
+  one operator's template stamped across its whole fleet stays strong evidence however large the
+  fleet, where a shared address would not;
+- within one organisation (same ``org_id``) payment, device, sign-up and template links count a
+  third: colleagues sharing the company card or the team's in-house tool is expected;
 - synchronised activity (in the spirit of SynchroTrap, Cao et al. 2014): for pairs already
   linked, the share of their active 5-minute buckets they have in common *beyond chance given
   the hours both were active* adds evidence (colleagues who keep the same office hours and two
@@ -36,8 +40,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distillguard.detect.behaviour.frame import ramp
+from distillguard.detect.content.templates import shared_templates
 
-__all__ = ["KIND_WEIGHTS", "LinkGraph", "build_links", "value_weight"]
+__all__ = ["KIND_WEIGHTS", "LinkGraph", "build_links", "template_link_keys", "value_weight"]
 
 # alpha_k (how much one kind of link can say) and tau_k (summed shared weight for ~63%).
 KIND_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -48,18 +53,22 @@ KIND_WEIGHTS: dict[str, tuple[float, float]] = {
     "signup_burst": (0.6, 0.5),
     "signup_domain": (0.5, 0.5),
     "subnet": (0.4, 2.0),
-    "template": (0.6, 0.8),
+    "template": (0.6, 0.4),
     "sync": (0.5, 1.0),
 }
-_ORG_DISCOUNTED = frozenset({"payment", "device", "signup_device", "signup_burst", "signup_domain"})
+_ORG_DISCOUNTED = frozenset(
+    {"payment", "device", "signup_device", "signup_burst", "signup_domain", "template"}
+)
+# How fast a value's weight falls with the number of accounts sharing it (value_weight).
+_DF_EXPONENT: dict[str, float] = {"template": 0.25}
 _INFRA = frozenset({"ip", "subnet"})
 
 
-def value_weight(df: np.ndarray) -> np.ndarray:
+def value_weight(df: np.ndarray, exponent: float = 0.75) -> np.ndarray:
     """IDF-like weight of a value shared by ``df`` accounts: 0.59 for two, 0.18 for ten,
     0.08 for thirty. Steeper than log-IDF on purpose: a commercial VPN exit or proxy that
     dozens of strangers share must not tie them together."""
-    return np.asarray(np.maximum(df, 1.0) ** -0.75)
+    return np.asarray(np.maximum(df, 1.0) ** -exponent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +203,8 @@ def build_links(
             key_parts.append(pairs[:, 0] * n + pairs[:, 1])
             # A value too common to say anything alone still counts towards the address-set
             # overlap below (an operator's egress shared by its whole fleet).
-            w = 0.0 if too_common else float(value_weight(np.array([df]))[0])
+            exponent = _DF_EXPONENT.get(kind, 0.75)
+            w = 0.0 if too_common else float(value_weight(np.array([df]), exponent)[0])
             weight_parts.append(np.full(pairs.shape[0], w))
             label = str(uniq[inv_sorted[s]])
             for m in members[:200].tolist():
@@ -262,3 +272,20 @@ def build_links(
         {k: v[keep] for k, v in by_kind.items()},
         shared,
     )
+
+
+def template_link_keys(
+    rows: np.ndarray, texts: list[str], orgs: np.ndarray
+) -> dict[int, list[str]]:
+    """Per account row, the rare templates it stamps (``shared_templates`` over the sampled
+    prompts; ``rows[i]`` the account row of ``texts[i]``, ``orgs`` the org per account row), as
+    link values that read as evidence: ``tpl:<key> (<n> accounts) "<sample>"``."""
+    org_of = {int(r): orgs[int(r)] for r in np.unique(rows).tolist()}
+    out: dict[int, list[str]] = {}
+    for t in shared_templates(rows.tolist(), texts, org_of):
+        sample = " ".join(t.sample.split())
+        sample = sample if len(sample) <= 120 else sample[:117] + "..."
+        value = f'tpl:{t.key} ({len(t.accounts)} accounts) "{sample}"'
+        for r in t.accounts:
+            out.setdefault(int(r), []).append(value)
+    return out
