@@ -117,3 +117,29 @@ def test_audit_reports_rejected_records_with_file_line_and_reason(
     rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
     assert len(rejects) == 2
     assert "rejects:" in res.output
+
+
+def test_audit_keeps_chat_events_without_prompt_text_and_says_so(
+    world: Path, tmp_path: Path
+) -> None:
+    # A provider that keeps no prompts logs chat events without messages: the audit keeps them,
+    # judges them on metadata and says how many it kept without text (none are rejected).
+    lines = gzip.decompress((world / "events.jsonl.gz").read_bytes()).decode().splitlines()
+    stripped = []
+    n_chat = 0
+    for line in lines[:400]:
+        event = json.loads(line)
+        if event["endpoint"] == "chat.completions":
+            del event["messages"]
+            n_chat += 1
+        stripped.append(json.dumps(event))
+    path = tmp_path / "no-prompts.jsonl"
+    path.write_text("\n".join(stripped) + "\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["audit", "--events", str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    flat = res.output.replace("\n", " ")
+    assert f"{n_chat:,} chat/completions events carry no prompt text" in flat
+    assert not (out / "rejects.jsonl").exists() or not (out / "rejects.jsonl").read_text()
+    verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert {v["account_id"] for v in verdicts} == {json.loads(x)["account_id"] for x in lines[:400]}

@@ -97,6 +97,9 @@ def test_bad_rows_go_to_rejects_with_line_field_and_reason(tmp_path):
     chat_no_messages = {k: v for k, v in good[0].items() if k != "messages"} | {
         "request_id": "no-msgs"
     }
+    predict_no_features = {k: v for k, v in good[2].items() if k != "features"} | {
+        "request_id": "no-features"
+    }
     params_list = {**good[0], "request_id": "bad-params", "params": [1, 2]}
     features_text = {**good[2], "request_id": "bad-features", "features": [1.0, "x"]}
     records = [
@@ -114,6 +117,7 @@ def test_bad_rows_go_to_rejects_with_line_field_and_reason(tmp_path):
         "[1, 2, 3]",
         good[2],
         good[0],  # duplicate within the file
+        predict_no_features,
     ]
     path = tmp_path / "events.jsonl"
     write_jsonl(path, records)
@@ -121,8 +125,10 @@ def test_bad_rows_go_to_rejects_with_line_field_and_reason(tmp_path):
     with Store.open() as store:
         report = ingest(store, [path], rejects=rejects)
         (f,) = report.files
-        assert store.count("events") == 3
-    assert (f.records, f.accepted, f.duplicate) == (13, 3, 1)
+        assert store.count("events") == 4
+    # A chat event without messages is kept (providers may keep no prompts) and counted.
+    assert report.no_text == 1
+    assert (f.records, f.accepted, f.duplicate) == (14, 4, 1)
     assert f.rejected == 9
     by_line = {r["line"]: r for r in _rejects(rejects)}
     expected = {
@@ -131,10 +137,10 @@ def test_bad_rows_go_to_rejects_with_line_field_and_reason(tmp_path):
         5: ("asn", "not an integer"),
         6: ("account_id", "required field missing"),
         8: ("ts", "not an RFC 3339 timestamp with offset or Z"),
-        9: ("messages", "required for chat.completions events"),
         10: ("params", "not a JSON object"),
         11: ("features", "not a list of numbers"),
         12: ("(record)", "not a JSON object"),
+        15: ("features", "required for predict events"),
     }
     assert {n: (r["field"], r["reason"]) for n, r in by_line.items()} == expected
     assert all(r["source"] == str(path) for r in by_line.values())

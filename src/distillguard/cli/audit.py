@@ -80,9 +80,10 @@ def audit(
         report=None if no_report else write_report,
     )
     console = Console()
-    if run.ingested is not None and run.ingested.rejected:
+    if run.ingested is not None and (run.ingested.rejected or run.ingested.no_text):
         # Records the audit could not read are never dropped silently: say how many, where
-        # they went and the first reasons (file, line, field), as `ingest` does.
+        # they went and the first reasons (file, line, field), as `ingest` does; likewise
+        # events it kept without their prompt text.
         render_report(run.ingested, console)
     print_summary(run.result, console)
     for name, path in sorted(run.files.items()):

@@ -53,6 +53,12 @@ def render_report(report: IngestReport, console: Console) -> None:
             "",
         )
     console.print(table)
+    if report.no_text:
+        console.print(
+            f"note: {report.no_text:,} chat/completions events carry no prompt text: kept, and "
+            "judged on their metadata (content signals skip them)",
+            highlight=False,
+        )
     if report.rejected:
         console.print(f"rejected records and their reasons: {report.rejects_path}")
         for reason in report.first_reasons:

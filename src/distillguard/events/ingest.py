@@ -99,6 +99,9 @@ class IngestReport:
     files: tuple[FileReport, ...]
     rejects_path: Path | None = None
     first_reasons: tuple[str, ...] = field(default=())
+    no_text: int = 0
+    """Chat and completions events this run accepted without prompt text (kept: the audit
+    judges them on metadata)."""
 
     @property
     def accepted(self) -> int:
@@ -489,6 +492,7 @@ def ingest(
             raise InputFileError(path, "no such file")
     sink = RejectsFile(Path(rejects) if rejects is not None else None)
     total = sum(p.stat().st_size for p, _, _ in jobs)
+    no_text_before = _no_text_events(store) if events else 0
     reports: list[FileReport] = []
     bar = _progress_bar(total) if progress and total >= _PROGRESS_MIN_BYTES else None
     if bar is None:
@@ -526,4 +530,17 @@ def ingest(
         files=tuple(reports),
         rejects_path=sink.path if sink.path is not None and sink.path.exists() else None,
         first_reasons=tuple(sink.reasons),
+        no_text=_no_text_events(store) - no_text_before if events else 0,
     )
+
+
+_NO_TEXT_SQL = """
+SELECT count(*) FROM events
+WHERE (endpoint = 'chat.completions' AND (messages IS NULL OR len(messages) = 0))
+   OR (endpoint = 'completions' AND prompt IS NULL)
+"""
+
+
+def _no_text_events(store: Store) -> int:
+    """Chat and completions events in the store that carry no prompt text."""
+    return int(store.cursor().sql(_NO_TEXT_SQL).fetchall()[0][0])
