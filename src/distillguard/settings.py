@@ -73,6 +73,14 @@ class PolicySettings(_Section):
     online_degrade_at: float = Field(default=0.6, ge=0.0, le=1.0)
     online_challenge_at: float = Field(default=0.85, ge=0.0, le=1.0)
     online_block_at: float | None = Field(default=None, ge=0.0, le=1.0)
+    signup_challenge_at: float | None = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="identity's sign-up risk (scored with the sign-ups up to the account's first "
+        "request) at which the account is challenged (asked to verify) from its first request; "
+        "None turns the sign-up path off",
+    )
     challenge_up_to_tier: Literal["none", "email", "phone", "document", "organization"] = Field(
         default="phone",
         description="accounts verified above this tier are degraded instead of challenged",

@@ -126,7 +126,9 @@ class AuditOptions:
     score at which the gateway acts (``Settings.gateway.policy.online_degrade_at``),
     ``online_texts_budget`` how many distinct prompts the replayed online scorer scores,
     ``replay_horizon_s`` how far back each periodic audit reads (None: the whole log so far),
-    ``replay_confirm`` how many periodic audits in a row must flag an account.
+    ``replay_confirm`` how many periodic audits in a row must flag an account,
+    ``signup_flag_at`` the causal sign-up risk at which the gateway challenges an account from its
+    first request (``Settings.gateway.policy.signup_challenge_at``; None: no sign-up path).
     """
 
     threshold: float = 0.5
@@ -140,6 +142,7 @@ class AuditOptions:
     online_texts_budget: int = 20_000
     replay_horizon_s: float | None = None
     replay_confirm: int = 1
+    signup_flag_at: float | None = 0.5
     seed: int = 42
     overrides: tuple[KnownGood, ...] = ()
     detectors: tuple[Detector, ...] = field(default_factory=tuple)
@@ -735,6 +738,7 @@ def audit_store(
                 **{f: getattr(opts, f) for f in opts.__dataclass_fields__},
                 "threshold": settings.detect.flag_threshold,
                 "online_flag_at": settings.gateway.policy.online_degrade_at,
+                "signup_flag_at": settings.gateway.policy.signup_challenge_at,
             }
         )
     all_overrides = tuple(overrides) + _store_overrides(con)

@@ -82,11 +82,14 @@ class FlagPath(StrEnum):
     ``cluster_link``: its request carried infrastructure of a cluster an earlier audit had
     flagged (payment instrument, sign-up device or burst, egress address, device), so the
     enforcement list caught it at that request.
+    ``signup``: identity's sign-up risk, scored with the sign-ups made up to the account's first
+    request, reached the policy's ``signup_challenge_at``, so the gateway challenged it there.
     """
 
     ONLINE = "online"
     AUDIT = "audit"
     CLUSTER_LINK = "cluster_link"
+    SIGNUP = "signup"
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,7 @@ _FLAG_PATH_WORDS = {
     FlagPath.ONLINE: "online scorer",
     FlagPath.AUDIT: "periodic audit",
     FlagPath.CLUSTER_LINK: "cluster link",
+    FlagPath.SIGNUP: "sign-up risk",
 }
 
 
