@@ -105,6 +105,7 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
     first = {v.account_id: v.first_flagged_at for v in verdicts}
     benign = [v for v, m in zip(verdicts, mal, strict=True) if not m]
     served: dict[str, float] = {}
+    to_flag: dict[str, dict[str, float]] = {}
     # The deployment's false positives: benign accounts flagged at any time by any path
     # (online scorer, a periodic audit, a cluster link), not only by the final audit.
     ever: dict[str, dict[str, float]] = {}
@@ -130,6 +131,22 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
             "FROM events e JOIN _ffa f USING (account_id) GROUP BY 1 ORDER BY 1"
         ).fetchall():
             served[str(camp)] = before / max(total, 1)
+        # Cold-start cost per flagged campaign account: hours from its first request to its
+        # first flag, and requests served up to and including the flagging one.
+        for camp, hours, reqs, n_flagged in store.con.sql(
+            "SELECT camp, median(h), median(r), count(*) FROM ("
+            "  SELECT f.account_id, f.camp, "
+            "    (epoch(any_value(f.ffa)) - epoch(min(e.ts))) / 3600.0 AS h, "
+            "    count(*) FILTER (WHERE e.ts <= f.ffa) AS r "
+            "  FROM events e JOIN _ffa f USING (account_id) WHERE f.ffa IS NOT NULL "
+            "  GROUP BY 1, 2"
+            ") GROUP BY 1 ORDER BY 1"
+        ).fetchall():
+            to_flag[str(camp)] = {
+                "median_hours": float(hours),
+                "median_requests": float(reqs),
+                "flagged": int(n_flagged),
+            }
     true_share = store.con.sql(
         "SELECT avg(CASE WHEN l.label = 'malicious' THEN 1.0 ELSE 0.0 END) "
         "FROM events e JOIN labels l USING (account_id)"
@@ -142,6 +159,7 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
         "fpr_by_kind": fpr_kind,
         "campaign_recall": {c: float(np.mean(f)) for c, f in sorted(campaigns.items())},
         "served_before_flag": served,
+        "time_to_first_flag": to_flag,
         "deployment_fpr": (
             float(np.mean([v.first_flagged_at is not None for v in benign]))
             if result.stats.replay and benign
@@ -273,7 +291,10 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
         lines += [
             "",
             "Replay (content run), what a deployment would have done in time order: the "
-            "gateway's online scorer on every request (acting at online score 0.6), a periodic "
+            "sign-up path (identity's sign-up risk, from the sign-ups made up to the account's "
+            "first request, at 0.5 or more challenges the account from that request), the "
+            "gateway's online scorer on every request (acting at online score 0.6, with the "
+            "sequential content-abuse test on new, weakly verified accounts), a periodic "
             f"audit every 1/{r0['replay_windows']} of the log"
             + (f" reading the last {horizon:g} h" if horizon else " reading the log so far")
             + (f", acting on accounts {confirm} audits in a row flag" if confirm > 1 else "")
@@ -281,7 +302,9 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
             "burst, client fingerprint or org that only flagged clusters used is flagged at its "
             f'first request); {np.mean(replay_secs):.0f} s per world on average. "benign '
             'flagged at any time" counts a benign account flagged by any of these paths at any '
-            "point of the day, even if the final audit clears it.",
+            "point of the day, even if the final audit clears it. Median hours and requests to "
+            "the first flag are over a campaign's flagged accounts, from each account's first "
+            "request (the flagging request counts as served).",
         ]
     for mode, rs in runs.items():
         if not rs:
@@ -303,10 +326,11 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
         lines += ["", f"**{mode}: per-campaign recall** (and share of requests served "
                   "before the first flag, replay)", ""]  # fmt: skip
         lines.append(
-            "| seed | campaign | recall | served before flag | first flagged by "
-            "(online / audit / cluster link / never) |"
+            "| seed | campaign | recall | served before flag | median hours to first flag "
+            "| median requests served before flag | first flagged by "
+            "(sign-up / online / audit / cluster link / never) |"
         )
-        lines.append("|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|")
         for r in rs:
             for camp, rec in r["campaign_recall"].items():
                 served = r["served_before_flag"].get(camp)
@@ -314,12 +338,18 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
                 p = r.get("first_flag_paths", {}).get(camp)
                 by = (
                     " / ".join(
-                        str(p.get(k, 0)) for k in ("online", "audit", "cluster_link", "never")
+                        str(p.get(k, 0))
+                        for k in ("signup", "online", "audit", "cluster_link", "never")
                     )
                     if p
                     else "-"
                 )
-                lines.append(f"| {r['seed']} | {camp} | {rec:.3f} | {s} | {by} |")
+                tf = r.get("time_to_first_flag", {}).get(camp)
+                hours = f"{tf['median_hours']:.2f}" if tf else "-"
+                reqs = f"{tf['median_requests']:g}" if tf else "-"
+                lines.append(
+                    f"| {r['seed']} | {camp} | {rec:.3f} | {s} | {hours} | {reqs} | {by} |"
+                )
     return "\n".join(lines)
 
 

@@ -9,8 +9,11 @@ import pytest
 
 from distillguard.detect.engine import EMPTY_ACCOUNTS, AuditOptions, audit_frame
 from distillguard.detect.online import (
+    ABUSE_LLR_AT,
+    ABUSE_SCORE,
     Observation,
     OnlineState,
+    abuse_llr,
     account_keys,
     cluster_links,
     fold,
@@ -127,3 +130,34 @@ def test_account_and_request_keys() -> None:
     assert ("org", "org-1") in keys and ("signup_device", "sfp-1") in keys
     assert account_keys() == ()
     assert request_keys("203.0.113.9", None) == (("ip", "203.0.113.9"),)
+
+
+def _abusive(state: OnlineState, hits: int, clean: int) -> OnlineState:
+    t = 1_700_000_000.0
+    for k in range(hits + clean):
+        content = {"jailbreak": 0.9} if k < hits else {"jailbreak": 0.1}
+        obs = Observation(ts=t + 400.0 * k, endpoint="chat.completions", model="atlas-2",
+                          prompt_tokens=80, completion_tokens=300, content=content,
+                          template_id=None, client_ip="192.0.2.9", asn=64500)  # fmt: skip
+        state = fold(state, obs)
+    return state
+
+
+def test_sequential_test_flags_a_new_weak_account_that_keeps_sending_jailbreaks() -> None:
+    t0 = 1_700_000_000.0
+    fresh = initial_state(t0 - 86400.0, "email", "free", "US")
+    vouched = initial_state(t0 - 400 * 86400.0, "organization", "enterprise", "US")
+    # Each hit adds about 2.1 to the log-likelihood ratio: three hits in four prompts are not
+    # enough for a 1/10,000 bound, six in eight are.
+    assert abuse_llr(np.asarray([3]), np.asarray([4]))[0] < ABUSE_LLR_AT
+    few, many = _abusive(fresh, 3, 1), _abusive(fresh, 6, 2)
+    assert score_state(few).score < ABUSE_SCORE
+    scored = score_state(many)
+    assert scored.score >= ABUSE_SCORE and any("sequential test" in r for r in scored.reasons)
+    # An established, verified customer (a red-team vendor) is left to the audit.
+    assert score_state(_abusive(vouched, 40, 2)).score < ABUSE_SCORE
+    # Mostly clean traffic with the content model's occasional false hit never passes.
+    assert score_state(_abusive(fresh, 6, 200)).score < ABUSE_SCORE
+    many_scores = score_many([few, many])
+    assert many_scores[1] == pytest.approx(scored.score) and many_scores[0] < ABUSE_SCORE
+    assert OnlineState.from_bytes(many.to_bytes()) == many

@@ -36,9 +36,10 @@ def _times(con, account_id: str) -> list:
 def test_new_account_on_a_flagged_clusters_card_is_caught_at_its_first_request(
     late_world_con,
 ) -> None:
-    result = audit_store(
-        FakeStore(late_world_con), replay=True, options=AuditOptions(replay_windows=8)
-    )
+    # The sign-up path would catch the sock-puppets first (ten accounts on one card); it is
+    # switched off to look at the links.
+    opts = AuditOptions(replay_windows=8, signup_flag_at=None)
+    result = audit_store(FakeStore(late_world_con), replay=True, options=opts)
     by = result.by_account()
     for name in ("late0", "late1"):
         v = by[name]
@@ -53,7 +54,7 @@ def test_new_account_on_a_flagged_clusters_card_is_caught_at_its_first_request(
 
 def test_online_scorer_flags_before_the_first_audit(late_world_con) -> None:
     # Two windows: the only periodic audit runs half-way, so an earlier flag is the online one.
-    opts = AuditOptions(replay_windows=2, online_flag_at=0.5)
+    opts = AuditOptions(replay_windows=2, online_flag_at=0.5, signup_flag_at=None)
     result = audit_store(FakeStore(late_world_con), replay=True, options=opts)
     v = result.by_account()["camp0"]
     assert v.first_flagged_by is FlagPath.ONLINE
@@ -82,7 +83,9 @@ def test_cleared_accounts_are_flagged_by_no_path(late_world_con) -> None:
 def test_confirmed_audit_flags_come_no_earlier(late_world_con) -> None:
     # The online path is switched off (no score reaches 1.01) to look at the audit path alone.
     def run(confirm: int):
-        opts = AuditOptions(replay_windows=8, online_flag_at=1.01, replay_confirm=confirm)
+        opts = AuditOptions(
+            replay_windows=8, online_flag_at=1.01, replay_confirm=confirm, signup_flag_at=None
+        )
         return audit_store(FakeStore(late_world_con), replay=True, options=opts).by_account()
 
     once, twice = run(1), run(2)
@@ -95,3 +98,46 @@ def test_confirmed_audit_flags_come_no_earlier(late_world_con) -> None:
     assert any(
         twice[f"camp{a}"].first_flagged_at > once[f"camp{a}"].first_flagged_at for a in range(8)
     )
+
+
+def test_signup_path_flags_a_farm_at_its_first_request_and_only_from_earlier_signups(
+    late_world_con,
+) -> None:
+    result = audit_store(
+        FakeStore(late_world_con), replay=True, options=AuditOptions(replay_windows=8)
+    )
+    by = result.by_account()
+    # Eight campaign accounts (and two later ones) share one card and sign-up device.
+    for name in [f"camp{a}" for a in range(8)] + ["late0", "late1"]:
+        v = by[name]
+        assert v.first_flagged_by is FlagPath.SIGNUP, name
+        assert v.first_flagged_at == _times(late_world_con, name)[0]
+        assert any("sign-up risk" in r and "payment instrument" in r for r in v.reasons)
+    honest = [a for a in result.accounts if a.account_id.startswith(("dev", "nat", "newbie"))]
+    assert all(a.first_flagged_by is not FlagPath.SIGNUP for a in honest)
+
+
+def test_signup_risk_counts_only_the_signups_made_before_the_first_request() -> None:
+    w = build_world()
+    rng = random.Random(3)
+    # "early" calls before the four accounts it shares a card with exist; they call after.
+    w.account("early", age_days=2, verification="email", payment_fingerprint="card-Z")
+    for name, hours in [("early", 1)] + [(f"next{i}", 8) for i in range(4)]:
+        if name != "early":
+            w.account(name, created_at=START + timedelta(hours=6),
+                      verification="email", payment_fingerprint="card-Z")  # fmt: skip
+        t = START + timedelta(hours=hours)
+        for _ in range(4):
+            t += timedelta(seconds=rng.expovariate(1 / 300))
+            w.event(name, t, text="summarise this email for me", client_ip="203.0.113.77")
+    con = w.load()
+    by = audit_store(
+        FakeStore(con), replay=True, options=AuditOptions(replay_windows=4)
+    ).by_account()
+    assert by["early"].first_flagged_by is not FlagPath.SIGNUP
+    for i in range(4):
+        assert by[f"next{i}"].first_flagged_by is FlagPath.SIGNUP
+    off = audit_store(
+        FakeStore(con), replay=True, options=AuditOptions(replay_windows=4, signup_flag_at=None)
+    ).by_account()
+    assert all(off[f"next{i}"].first_flagged_by is not FlagPath.SIGNUP for i in range(4))

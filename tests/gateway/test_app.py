@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import subprocess
@@ -404,3 +405,17 @@ def test_identity_store_down_is_a_503(gateway: GatewayFactory) -> None:
     with gateway(Down()) as (url, _):
         r = httpx.post(url + CHAT, json=chat(), headers=auth("sk-any"))
     assert r.status_code == 503 and r.json()["error"]["code"] == "identity_unavailable"
+
+
+def test_risky_signup_is_asked_to_verify_at_its_first_request(gateway: GatewayFactory) -> None:
+    keys = Keys()
+    farm = keys.add("sk-farm", "acct-farm", tier=Verification.EMAIL)
+    calm = keys.add("sk-calm", "acct-calm", tier=Verification.EMAIL)
+    keys.principals[farm] = dataclasses.replace(keys.principals[farm], signup_risk=0.79)
+    keys.principals[calm] = dataclasses.replace(keys.principals[calm], signup_risk=0.35)
+    with gateway(keys) as (url, _):
+        r = httpx.post(url + CHAT, json=chat(), headers=auth(farm))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "step_up_required"
+        assert "sign-up risk 0.79" in r.headers["x-distillguard-action"]
+        r = httpx.post(url + CHAT, json=chat(), headers=auth(calm))
+        assert r.status_code == 200

@@ -11,6 +11,7 @@ from distillguard.identity.signup_risk import (
     disposable_domains,
     network_key,
     score_signups,
+    score_signups_as_of,
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -163,3 +164,54 @@ def test_accepts_arrow_and_records_with_same_result() -> None:
 def test_bad_created_at_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="created_at"):
         score_signups([{"account_id": "x", "created_at": 12}])
+
+
+def _farm(n: int = 8) -> list[dict[str, object]]:
+    return [
+        acct(
+            i,
+            created_at=(T0 + timedelta(minutes=i)).isoformat(),
+            email_domain="quick-mail-hub.net",
+            signup_ip=f"203.0.113.{i + 10}",
+            signup_fingerprint="dev-farm" if i % 2 else f"dev-x{i}",
+            payment_fingerprint="card-farm",
+        )
+        for i in range(n)
+    ]
+
+
+def test_as_of_the_end_equals_the_batch_scores() -> None:
+    rows = _farm() + background() + [acct(7000, email_domain="mailinator.com")]
+    batch = score_signups(rows)
+    late = score_signups_as_of(rows, {str(r["account_id"]): 1e12 for r in rows})
+    assert {a: late[a].score for a in late} == {r.account_id: r.score for r in batch.accounts}
+
+
+def test_as_of_counts_only_earlier_signups() -> None:
+    rows = _farm() + background()
+    at_signup = score_signups_as_of(rows)  # each account at its own sign-up
+    # The first of the burst is alone when it signs up; the last sees the whole burst.
+    assert at_signup["a0"].score < 0.5 < at_signup["a7"].score
+    assert at_signup["a0"].reasons == ()
+    # At its first request, an hour after the burst, the first member is as risky as the rest.
+    later = score_signups_as_of(rows, {"a0": (T0 + timedelta(hours=1)).timestamp()})
+    assert later["a0"].score == pytest.approx(score_signups(rows).get("a0").score)
+    # An "as of" before the account's own sign-up is read as its sign-up.
+    early = score_signups_as_of(rows, {"a7": (T0 - timedelta(days=1)).timestamp()})
+    assert early["a7"].score == at_signup["a7"].score
+
+
+def test_as_of_spares_a_company_onboarding_its_staff() -> None:
+    staff = [
+        acct(
+            i,
+            created_at=(T0 + timedelta(minutes=i)).isoformat(),
+            email_domain="acme-corp.example",
+            signup_ip=f"192.0.2.{i + 5}",
+            payment_fingerprint="card-acme",
+            org_id="org-acme",
+        )
+        for i in range(12)
+    ]
+    risks = score_signups_as_of(staff + background())
+    assert max(r.score for r in risks.values()) < 0.5

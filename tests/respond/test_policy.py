@@ -113,3 +113,29 @@ def test_a_held_hot_prompt_degrades() -> None:
         Signals(tier=Verification.PHONE, held_content="content:x=0.9 (earlier prompt)")
     )
     assert d.action is Action.DEGRADE and d.reasons == ("content:x=0.9 (earlier prompt)",)
+
+
+@pytest.mark.parametrize(
+    ("risk", "tier", "action"),
+    [
+        (0.79, Verification.NONE, Action.CHALLENGE),
+        (0.5, Verification.PHONE, Action.CHALLENGE),
+        (0.35, Verification.NONE, Action.ALLOW),  # one signal alone (a disposable address)
+        (None, Verification.NONE, Action.ALLOW),  # not scored
+        (0.9, Verification.DOCUMENT, Action.ALLOW),  # verified since: the question is answered
+    ],
+)
+def test_risky_signups_are_asked_to_verify(
+    risk: float | None, tier: Verification, action: Action
+) -> None:
+    d = POLICY.decide(Signals(tier=tier, signup_risk=risk))
+    assert d.action is action
+    if action is Action.CHALLENGE:
+        assert any(r.startswith("sign-up risk") for r in d.reasons)
+
+
+def test_signup_rule_can_be_turned_off_and_known_good_wins() -> None:
+    off = Policy(PolicySettings(signup_challenge_at=None))
+    assert off.decide(Signals(tier=Verification.NONE, signup_risk=0.99)).action is Action.ALLOW
+    vouched = Signals(tier=Verification.NONE, signup_risk=0.99, known_good=True)
+    assert POLICY.decide(vouched).action is Action.ALLOW

@@ -12,6 +12,17 @@ enforcement list), release chasing (needs the whole population), capability cove
 prompt text, which the gateway does not keep per account) and PRADA (needs the input vectors).
 Distinct-value counts are exact up to :data:`MAX_DISTINCT` values and saturate there.
 
+One rule is online only, a sequential test for content abuse (:func:`abuse_llr`): the batch
+combination needs more than content to flag (red-team vendors and eval harnesses send the same
+prompts), which leaves a fresh, weakly verified account free to send jailbreaks until the next
+audit. Wald's sequential probability ratio test on the account's scored prompts, "share of
+jailbreak / injection / extraction prompts is the campaign rate" against "it is the benign base
+rate", acts as soon as the log-likelihood ratio reaches ``ABUSE_LLR_AT`` (a false alarm rate of
+about 1/10,000 per benign account under the base rate), and only on accounts whose identity
+evidence (the ``identity_risk`` detector: account age, verification tier, plan) is at least
+``ABUSE_IDENTITY_AT``; an established or verified customer's content is left to the audit. A
+passing test lifts the score to ``ABUSE_SCORE`` (the policy challenges, i.e. asks to verify).
+
 ``update`` is ``fold`` (the aggregates) then, when ``rescore_due``, ``score_state``; a replay of
 many accounts (``detect.replay``) folds the same way and scores the due states together with
 ``score_many``, which gives the same numbers. :func:`cluster_links` is the per-request side of
@@ -37,6 +48,11 @@ from distillguard.detect.engine import CONTENT_SIGNALS
 from distillguard.detect.findings import Evidence
 
 __all__ = [
+    "ABUSE_BASE_RATE",
+    "ABUSE_CAMPAIGN_RATE",
+    "ABUSE_IDENTITY_AT",
+    "ABUSE_LLR_AT",
+    "ABUSE_SCORE",
     "MAX_DISTINCT",
     "RESCORE_ALWAYS_UNTIL",
     "RESCORE_EVERY",
@@ -45,6 +61,7 @@ __all__ = [
     "Observation",
     "OnlineScore",
     "OnlineState",
+    "abuse_llr",
     "account_keys",
     "cluster_links",
     "fold",
@@ -70,6 +87,19 @@ RESCORE_EVERY = 8
 _MAX_TEMPLATES = 32
 _GAP_CAP_S = 21600.0  # gaps of six hours or more are sleep, not cadence (as in the batch SQL)
 _SKIP_ONLINE = frozenset({"release_chasing", "capability_coverage", "prediction_extraction"})
+_ABUSE_SIGNALS = ("jailbreak", "injection", "extraction")
+# The sequential test's two hypotheses are the ends of the content_abuse detector's ramp (a 5%
+# share is what benign traffic shows, 40% is a campaign); ABUSE_LLR_AT is Wald's bound for a
+# 1/10,000 false-alarm rate (1/1000 flagged one new sign-up and one agent builder in 7,500 benign
+# accounts of tuning seeds 1-5: the content model's false hits cluster on some users, so the base
+# rate is not the same for every account); the identity gate keeps established or verified
+# customers whose prompts trip the content model (privacy-VPN users, agent builders, developers
+# asking security questions, red-team vendors) out of the test.
+ABUSE_BASE_RATE = 0.05
+ABUSE_CAMPAIGN_RATE = 0.4
+ABUSE_LLR_AT = math.log(10_000.0)
+ABUSE_IDENTITY_AT = 0.6
+ABUSE_SCORE = 0.9
 _SIGNAL_COLUMN = {
     "jailbreak": "c_share_jailbreak",
     "injection": "c_share_injection",
@@ -138,6 +168,7 @@ class OnlineState:
     content_hits: tuple[int, ...] = (0,) * len(CONTENT_SIGNALS)
     templates: tuple[tuple[str, int], ...] = ()
     n_templated: int = 0
+    n_abuse: int = 0
     created_t: float | None = None
     verification: str | None = None
     plan: str | None = None
@@ -219,12 +250,14 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
     hist[int(math.floor((obs.ts % 86400) / 3600))] += 1
     hits = state.content_hits
     n_content = state.n_content
+    n_abuse = state.n_abuse
     if obs.content is not None:
         n_content += 1
         hits = tuple(
             h + int(float(obs.content.get(name, 0.0)) >= 0.5)
             for h, name in zip(hits, CONTENT_SIGNALS, strict=True)
         )
+        n_abuse += int(any(float(obs.content.get(name, 0.0)) >= 0.5 for name in _ABUSE_SIGNALS))
     templates = state.templates
     n_templated = state.n_templated
     if obs.template_id is not None:
@@ -261,6 +294,7 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
         fingerprints=_add(state.fingerprints, obs.client_fingerprint),
         n_content=n_content,
         content_hits=hits,
+        n_abuse=n_abuse,
         templates=templates,
         n_templated=n_templated,
     )
@@ -375,8 +409,33 @@ def _evidence(frame: AccountFrame) -> dict[str, Evidence]:
     return {d.name: d.evaluate(frame) for d in DETECTORS if d.name not in _SKIP_ONLINE}
 
 
+def abuse_llr(n_abuse: np.ndarray, n_content: np.ndarray) -> np.ndarray:
+    """Log-likelihood ratio of ``n_abuse`` jailbreak / injection / extraction hits among
+    ``n_content`` scored prompts: campaign rate against benign base rate (see the module
+    docstring). Grows by about 2.1 per hit and falls by about 0.46 per clean prompt."""
+    k = np.asarray(n_abuse, dtype=np.float64)
+    n = np.asarray(n_content, dtype=np.float64)
+    p0, p1 = ABUSE_BASE_RATE, ABUSE_CAMPAIGN_RATE
+    return np.asarray(
+        k * math.log(p1 / p0) + (n - k) * math.log((1.0 - p1) / (1.0 - p0)), dtype=np.float64
+    )
+
+
+def _abuse_passed(states: Sequence[OnlineState], evidence: Mapping[str, Evidence]) -> np.ndarray:
+    llr = abuse_llr(
+        np.fromiter((s.n_abuse for s in states), np.float64, len(states)),
+        np.fromiter((s.n_content for s in states), np.float64, len(states)),
+    )
+    ident = evidence.get("identity_risk")
+    if ident is None:
+        return np.zeros(len(states), dtype=bool)
+    risk = np.where(np.isfinite(ident.scores), ident.scores, 0.0)
+    return np.asarray((llr >= ABUSE_LLR_AT) & (risk >= ABUSE_IDENTITY_AT), dtype=bool)
+
+
 def score_state(state: OnlineState) -> OnlineScore:
-    """Score the account from its state (same detectors and weights as the audit)."""
+    """Score the account from its state (same detectors and weights as the audit, then the
+    online sequential test for content abuse)."""
     frame = state_frame(state)
     evidence = _evidence(frame)
     logit, _ = account_logits(evidence, 1)
@@ -384,6 +443,14 @@ def score_state(state: OnlineState) -> OnlineScore:
     reasons: list[str] = []
     for ev in evidence.values():
         reasons.extend(ev.reasons[0])
+    if _abuse_passed([state], evidence)[0] and score < ABUSE_SCORE:
+        score = ABUSE_SCORE
+        llr = float(abuse_llr(np.asarray([state.n_abuse]), np.asarray([state.n_content]))[0])
+        reasons.append(
+            f"sequential test: {state.n_abuse} of {state.n_content} scored prompts jailbreak, "
+            f"injection or extraction (log-likelihood ratio {llr:.1f} against a "
+            f"{ABUSE_BASE_RATE:.0%} benign rate) on a new, weakly verified account"
+        )
     return OnlineScore(score, tuple(reasons))
 
 
@@ -393,8 +460,10 @@ def score_many(states: Sequence[OnlineState]) -> np.ndarray:
     if not states:
         return np.zeros(0)
     frame = states_frame(states)
-    logit, _ = account_logits(_evidence(frame), len(states))
-    return np.asarray(sigmoid(logit), dtype=np.float64)
+    evidence = _evidence(frame)
+    logit, _ = account_logits(evidence, len(states))
+    score = np.asarray(sigmoid(logit), dtype=np.float64)
+    return np.where(_abuse_passed(states, evidence), np.maximum(score, ABUSE_SCORE), score)
 
 
 LinkKey = tuple[str, str]

@@ -1,7 +1,7 @@
 """Replay a deployment over a log: when would distillguard, running as designed, have flagged
 each account?
 
-A deployment has three ways to flag an account, and the replay runs all three in time order
+A deployment has four ways to flag an account, and the replay runs them all in time order
 with the product's own code:
 
 - **online**: the gateway's per-request scorer (``detect.online``: ``fold`` per request, the
@@ -16,7 +16,12 @@ with the product's own code:
   clusters used (``detect.online.cluster_links``: payment instrument, sign-up device or burst,
   egress address, client fingerprint, org) and is caught at that request.
 
-An account's first flag is the earliest of the three. Accounts cleared by a known-good override
+- **sign-up**: identity's sign-up risk (``identity.signup_risk.score_signups_as_of``), scored
+  with only the sign-ups made up to the account's first request (a burst counts once its
+  members exist), reaches ``signup_flag_at`` (``PolicySettings.signup_challenge_at``): the
+  gateway challenges the account from that first request.
+
+An account's first flag is the earliest of these. Accounts cleared by a known-good override
 are never flagged by any path (the gateway honours the same list).
 
 Cost: one pass over the events in time order in Python (the online fold, a dict lookup for the
@@ -43,6 +48,7 @@ from distillguard.detect.engine import CONTENT_SIGNALS, ContentScorer, TemplateF
 from distillguard.detect.overrides import find_override
 from distillguard.detect.queries import _TEXT, events_until
 from distillguard.detect.verdicts import FlagPath
+from distillguard.identity.signup_risk import SignupRisk, score_signups_as_of
 
 if TYPE_CHECKING:
     from distillguard.detect.engine import AuditOptions, _Scored
@@ -108,6 +114,7 @@ class _Account:
     cleared: bool
     seen: bool = False
     audit_streak: int = 0
+    signup: SignupRisk | None = None
 
 
 @dataclass(slots=True)
@@ -202,12 +209,32 @@ def account_facts(con: Any, accounts_rel: str) -> dict[str, AccountFacts]:
     return out
 
 
+_SIGNUPS_SQL = """
+SELECT a.account_id, a.created_at, a.org_id, a.email_domain, a.payment_fingerprint,
+       a.signup_ip, a.signup_fingerprint, a.country
+FROM {accounts} a WHERE a.account_id IS NOT NULL AND a.created_at IS NOT NULL
+"""
+
+_FIRST_REQUEST_SQL = "SELECT account_id, min(epoch(ts)) FROM events GROUP BY 1"
+
+
+def _signup_risks(con: Any, accounts_rel: str) -> dict[str, SignupRisk]:
+    """Each account's sign-up risk as identity knew it at the account's first request: every
+    account record (with or without traffic) is a sign-up the identity service saw."""
+    table = con.sql(_SIGNUPS_SQL.format(accounts=accounts_rel)).to_arrow_table()
+    if table.num_rows == 0:
+        return {}
+    first_request = {str(a): float(t) for a, t in con.sql(_FIRST_REQUEST_SQL).fetchall()}
+    return score_signups_as_of(table, first_request)
+
+
 def _accounts(con: Any, accounts_rel: str, opts: AuditOptions) -> dict[str, _Account]:
     out: dict[str, _Account] = {}
+    risks = _signup_risks(con, accounts_rel) if opts.signup_flag_at is not None else {}
     for acc, f in account_facts(con, accounts_rel).items():
         state = online.initial_state(f.created_t, f.verification, f.plan, f.country)
         cleared = bool(opts.overrides) and find_override(opts.overrides, acc, f.org) is not None
-        out[acc] = _Account(state, f.keys(), cleared)
+        out[acc] = _Account(state, f.keys(), cleared, signup=risks.get(acc))
     return out
 
 
@@ -318,6 +345,18 @@ def _online_window(
                 carriers.setdefault(k, set()).add(acc)
         if a.cleared or acc in first:
             continue
+        risk = a.signup
+        if risk is not None and opts.signup_flag_at is not None:
+            a.signup = None  # judged once, at the account's first request
+            if risk.score >= opts.signup_flag_at:
+                first[acc] = FirstFlag(
+                    t,
+                    FlagPath.SIGNUP,
+                    f"first flagged by its sign-up risk {risk.score:.2f} at its first request ("
+                    + "; ".join(risk.reasons)
+                    + ")",
+                )
+                continue
         hit = links.match((*keys, *a.static_keys))
         if hit is not None:
             cluster, (kind, value) = hit

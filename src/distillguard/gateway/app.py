@@ -558,6 +558,7 @@ class GatewayApp:
                 content=content,
                 retry_after_s=retry,
                 limit_reason=limit_reason,
+                signup_risk=principal.signup_risk,
             )
         )
         action = decision.action

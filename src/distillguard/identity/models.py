@@ -47,6 +47,9 @@ class KeyPrincipal:
     per-account override an admin granted. The account record's sign-up facts (creation time,
     plan, country, payment instrument and sign-up address/device) come with the same lookup:
     the gateway's online scorer and the enforcement list's cluster links read them.
+    ``signup_risk`` is identity's sign-up risk (``identity.signup_risk.score_signups_as_of``)
+    where the identity service has scored the account; the policy challenges an account at or
+    above ``signup_challenge_at`` (None: not scored, no sign-up rule).
     """
 
     key_id: str
@@ -62,6 +65,7 @@ class KeyPrincipal:
     payment_fingerprint: str | None = field(default=None, repr=False)
     signup_ip: str | None = field(default=None, repr=False)
     signup_fingerprint: str | None = field(default=None, repr=False)
+    signup_risk: float | None = None
 
     def allows(self, endpoint: str) -> bool:
         """Whether this key may call ``endpoint`` (spec endpoint names)."""

@@ -23,6 +23,10 @@ share of all sign-ups (a coarse fingerprint, a national mobile carrier) identify
 ignored. What evades it: farms that buy distinct cards, residential proxies and real-looking
 domains, and sign up slowly; the behaviour and network stages of the audit exist for those.
 
+:func:`score_signups_as_of` is the causal form the identity service has at run time: each
+account scored with only the sign-ups made up to a given moment (its own sign-up, or its first
+API request), so a burst counts once its members exist and never from later sign-ups.
+
 ``links`` connect accounts that share evidence (pairs along each group, in sign-up order, so a
 group of n accounts gives n-1 links instead of n²/2); ``groups`` give each shared value's
 members for the audit's account network.
@@ -54,6 +58,7 @@ __all__ = [
     "disposable_domains",
     "network_key",
     "score_signups",
+    "score_signups_as_of",
 ]
 
 WEBMAIL_DOMAINS = frozenset(
@@ -286,18 +291,21 @@ def score_signups(
     known_domains: Collection[str] = (),
     ip_country: Callable[[str], str | None] | Mapping[str, str] | None = None,
     disposable: Collection[str] | None = None,
+    population_size: int | None = None,
 ) -> SignupRiskResult:
     """Score every account's sign-up evidence; see the module docstring for the signals.
 
     ``accounts``: spec ``accounts`` records (pyarrow table, mappings or ``AccountRecord``s).
     ``known_domains``: domains already seen before this batch (not "fresh").
     ``ip_country``: optional lookup from sign-up IP to ISO country.
+    ``population_size``: how many sign-ups the "common value" cut compares a group with (default:
+    ``accounts``; :func:`score_signups_as_of` passes the whole population when it scores a part).
     """
     cfg = config or SignupRiskConfig()
     listed = disposable_domains() if disposable is None else frozenset(disposable)
     known = frozenset(d.lower() for d in known_domains)
     signups = [_parse(row, ip_country) for row in _rows(accounts)]
-    n_total = len(signups)
+    n_total = len(signups) if population_size is None else max(population_size, len(signups))
     signals: dict[str, dict[str, float]] = {s.account_id: {} for s in signups}
     reasons: dict[str, list[str]] = {s.account_id: [] for s in signups}
     groups: list[SignupGroup] = []
@@ -419,3 +427,76 @@ def _group(kind: LinkKind, key: str, members: Sequence[_Signup], weight: float) 
 def _chain(group: SignupGroup) -> Iterator[SignupLink]:
     for a, b in zip(group.members, group.members[1:], strict=False):
         yield SignupLink(a, b, group.kind, group.key, group.weight)
+
+
+def score_signups_as_of(
+    accounts: pa.Table | Iterable[Any],
+    as_of: Mapping[str, float] | None = None,
+    *,
+    config: SignupRiskConfig | None = None,
+    known_domains: Collection[str] = (),
+    ip_country: Callable[[str], str | None] | Mapping[str, str] | None = None,
+    disposable: Collection[str] | None = None,
+) -> dict[str, SignupRisk]:
+    """Each account's sign-up risk as the identity service knew it at ``as_of[account]``
+    (epoch seconds; default and floor: the account's own ``created_at``): the same scores as
+    :func:`score_signups` over only the sign-ups made up to that moment.
+
+    Accounts missing from ``as_of`` are scored at their sign-up. Cost: one :func:`score_signups`
+    per account over the sign-ups that share a value with it (its e-mail domain, network, AS,
+    device, card), not over the whole population: every signal is a function of those groups
+    and of the population size (the "common value" cut), which is passed through.
+    """
+    cfg = config or SignupRiskConfig()
+    listed = disposable_domains() if disposable is None else frozenset(disposable)
+    known = frozenset(d.lower() for d in known_domains)
+    rows = _rows(accounts)
+    signups = [_parse(row, ip_country) for row in rows]
+    order = sorted(range(len(signups)), key=lambda i: signups[i].t)
+    times = [signups[i].t for i in order]
+    keyed: list[tuple[str, Callable[[_Signup], Any]]] = [
+        ("domain", lambda s: s.domain),
+        ("network", lambda s: s.network),
+        ("asn", lambda s: s.asn),
+        ("device", lambda s: s.device),
+        ("payment", lambda s: s.payment),
+    ]
+    index: dict[tuple[str, Any], list[int]] = defaultdict(list)
+    for i in order:
+        s = signups[i]
+        for name, key_of in keyed:
+            k = key_of(s)
+            if k is None:
+                continue
+            if name == "domain" and (
+                k in known or k in WEBMAIL_DOMAINS or _is_disposable(k, listed)
+            ):
+                continue  # only fresh domains form groups; the others score on the account alone
+            index[(name, k)].append(i)
+    out: dict[str, SignupRisk] = {}
+    asked = as_of or {}
+    for i, s in enumerate(signups):
+        q = max(float(asked.get(s.account_id, s.t)), s.t)
+        members: set[int] = {i}
+        for name, key_of in keyed:
+            k = key_of(s)
+            if k is None:
+                continue
+            for j in index.get((name, k), ()):
+                if signups[j].t > q:
+                    break  # ``index`` lists are in sign-up order
+                members.add(j)
+        n_total = bisect.bisect_right(times, q)
+        population = [rows[j] for j in sorted(members)]
+        result = score_signups(
+            population,
+            config=cfg,
+            known_domains=known,
+            ip_country=ip_country,
+            disposable=listed,
+            population_size=n_total,
+        )
+        risk = result.get(s.account_id)
+        if risk is not None:
+            out[s.account_id] = risk
+    return out

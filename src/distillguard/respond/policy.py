@@ -8,6 +8,7 @@ block > challenge > throttle > degrade > allow, and every rule that fired leaves
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ class Signals:
     held_content: str | None = None
     retry_after_s: float | None = None
     limit_reason: str | None = None
+    signup_risk: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,9 @@ class Policy:
     def __init__(self, settings: PolicySettings) -> None:
         self.settings = settings
         self._challenge_max_rank = _TIER_RANK[Verification(settings.challenge_up_to_tier)]
+        self._signup_at = (
+            settings.signup_challenge_at if settings.signup_challenge_at is not None else math.inf
+        )
 
     def quota_factor(self, entry: EnforcementEntry | None, known_good: bool) -> float:
         """Share of the tier quota this account gets: the audit's ``throttle`` shrinks it."""
@@ -82,6 +87,7 @@ class Policy:
             and s.online_score < self.settings.online_degrade_at
             and not s.content
             and s.held_content is None
+            and (s.signup_risk is None or s.signup_risk < self._signup_at)
         ):
             return _ALLOW
         p = self.settings
@@ -121,6 +127,13 @@ class Policy:
                 reasons.append(f"{why}; quota x{p.throttle_quota_factor:g}")
             elif entry.response is Response.WATCH:
                 reasons.append(f"{why}; watched")
+
+        if s.signup_risk is not None and s.signup_risk >= self._signup_at:
+            # A farm-like sign-up (burst from one network, disposable domain, shared card or
+            # device) is asked to verify before it is served; one that has verified above
+            # challenge_up_to_tier since has answered that question.
+            if _TIER_RANK[s.tier] <= self._challenge_max_rank:
+                raise_to(Action.CHALLENGE, f"sign-up risk {s.signup_risk:.2f}")
 
         score = s.online_score
         if score >= p.online_degrade_at:
