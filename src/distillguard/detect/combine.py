@@ -42,7 +42,11 @@ strongly they are linked into a suspicious cluster. ``link`` is the member's spe
 strength (payment, device, sign-up, template, synchrony); in a cluster with collective evidence
 it may instead be its strength over all links times its own part in the collective behaviour,
 so a member behind the operator's proxies that also chased the release is lifted, and a stranger
-who merely shared an exit is not.
+who merely shared an exit is not. A member tied only by addresses must take part in what the
+cluster does (``network.collective.aligned_participation``): sweeping tasks, as many customers
+do, is no part in a cluster that above all chased the release. Linked groups of accounts that
+each both chase and sweep are carved out of big communities of strangers
+(``network.communities.carve_cores``) and judged as clusters of their own.
 """
 
 from __future__ import annotations

@@ -43,10 +43,15 @@ from distillguard.detect.combine import (
 from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
+    aligned_participation,
     collective_evidence,
     participation,
 )
-from distillguard.detect.network.communities import find_communities, split_communities
+from distillguard.detect.network.communities import (
+    carve_cores,
+    find_communities,
+    split_communities,
+)
 from distillguard.detect.network.links import build_links, template_link_keys
 from distillguard.detect.overrides import find_override, rows_to_known_good
 from distillguard.detect.prediction.prada import population_stats, stream_stats
@@ -504,13 +509,21 @@ def audit_frame(
         clusters = cluster_scores(
             own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
         )
+    # A low-and-slow fleet hides in big communities of strangers (shared commercial proxies):
+    # carve out linked groups whose members each do both things a harvesting job does.
+    shown = [c for c, v in collective.items() if v.score >= 0.5]
+    comm = carve_cores(graph, comm, np.minimum(chase, np.nan_to_num(coverage)), shown)
+    collective = collective_evidence(comm.members, orgs, chase, coverage)
+    clusters = cluster_scores(
+        own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
+    )
     final = lift(
         own,
         comm.label,
         comm.strength,
         clusters,
         strength_all=comm.strength_all,
-        participation=np.fmax(chase, coverage),
+        participation=aligned_participation(comm.label, collective, chase, coverage, comm.strength),
     )
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None

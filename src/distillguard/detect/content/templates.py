@@ -243,7 +243,7 @@ def shared_templates(
     accounts stamping it are at least ``exclusivity`` of all accounts whose texts contain it (a
     phrase many use now and then is common wording). Such shingles are one template when they
     share texts and much the same stampers (Jaccard >= 0.5, joined transitively); its members
-    are the accounts stamping at least 30% of its shingles. A template needs ``min_shingles``
+    are the accounts stamping at least half of its shingles. A template needs ``min_shingles``
     shingles (a short phrase is not one), two members and more than one org (``orgs`` maps an
     owner to its org; an owner without one is its own org): one team's in-house tool is not
     evidence.
@@ -326,7 +326,7 @@ def shared_templates(
         for x in shingles:
             for acc_i in stampers_of[x]:
                 votes[acc_i] = votes.get(acc_i, 0) + 1
-        accs = np.array(sorted(a for a, v in votes.items() if v >= 0.3 * len(shingles)))
+        accs = np.array(sorted(a for a, v in votes.items() if v >= 0.5 * len(shingles)))
         if accs.shape[0] < 2:
             continue
         members = tuple(names[int(a)] for a in accs)

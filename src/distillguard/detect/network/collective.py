@@ -15,6 +15,11 @@ model together because their company switched, not because one operator drives t
 evidence needs several independent members (``n_independent``), so two friends who both like
 new models prove nothing.
 
+A member's part in its cluster's collective behaviour (what the lift multiplies) is measured
+against what the cluster does (:func:`aligned_participation`): a customer behind a shared VPN
+exit who sweeps tasks like many people do takes little part in a cluster that, above all,
+moved to the new release together, and is not lifted for it.
+
 Coordination alone (a NAT, a card, a VPN exit) never convicts: this evidence is about
 behaviour, and the links only say which accounts to look at together. What evades it: an
 operator who keeps most accounts on the old model for days and gives each account a narrow
@@ -30,7 +35,7 @@ import numpy as np
 
 from distillguard.detect.behaviour.frame import AccountFrame, ramp
 
-__all__ = ["Collective", "collective_evidence", "participation"]
+__all__ = ["Collective", "aligned_participation", "collective_evidence", "participation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +119,35 @@ def collective_evidence(
             )
         out[c] = Collective(score, chase_share, float(cov_share), n_ind, tuple(reasons))
     return out
+
+
+def aligned_participation(
+    label: np.ndarray,
+    collective: Mapping[int, Collective],
+    chase: np.ndarray,
+    coverage: np.ndarray,
+    specific: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per account, its part in what its cluster does together, in [0, 1].
+
+    A member tied to its cluster by specific links (``specific[i]`` > 0.05: a card, a device,
+    a template) takes part through either behaviour (the larger of chase and coverage). A member
+    tied only by shared addresses must do what the cluster does: its chase and coverage averaged
+    with the weights the cluster's own shares earn in :func:`collective_evidence`
+    (``ramp(chase_share, 0.35, 0.6)``, ``ramp(coverage_share, 0.55, 0.8)``), so a customer behind
+    a shared VPN exit who sweeps tasks, as many do, takes little part in a cluster that above
+    all moved to the new release together. Outside clusters with collective evidence: the
+    larger of the two."""
+    cov = np.nan_to_num(coverage)
+    either = np.fmax(chase, cov)
+    out = either.copy()
+    for c, v in collective.items():
+        w_chase = float(ramp(v.chase_share, 0.35, 0.6))
+        w_cov = float(ramp(v.coverage_share, 0.55, 0.8)) if np.isfinite(v.coverage_share) else 0.0
+        if w_chase + w_cov <= 0:
+            continue
+        rows = label == c
+        out[rows] = (w_chase * chase[rows] + w_cov * cov[rows]) / (w_chase + w_cov)
+    if specific is not None:
+        out = np.where(np.nan_to_num(specific) > 0.05, either, out)
+    return np.asarray(out)

@@ -1,0 +1,76 @@
+"""Low-and-slow cores: accounts that each do both things a harvesting job does, linked to each
+other inside a big community of strangers, are judged together; what a member takes part in is
+measured against what its cluster does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distillguard.detect.network.collective import Collective, aligned_participation
+from distillguard.detect.network.communities import Communities, carve_cores
+from distillguard.detect.network.links import LinkGraph
+
+N = 60
+FLEET = np.arange(50, 56)
+
+
+def _world() -> tuple[LinkGraph, Communities]:
+    """60 accounts chained by shared exits into one community; six of them (the fleet) also
+    linked to each other, and three loose participants among the strangers."""
+    rng = np.random.default_rng(3)
+    edges: set[tuple[int, int]] = set()
+    for a in range(N):
+        for b in rng.choice(N, size=2, replace=False).tolist():
+            if a != b:
+                edges.add((min(a, b), max(a, b)))
+    for i, a in enumerate(FLEET.tolist()):
+        for b in FLEET[i + 1 :].tolist():
+            edges.add((a, b))
+    pairs = sorted(edges)
+    graph = LinkGraph(
+        n_accounts=N,
+        src=np.array([p[0] for p in pairs]),
+        dst=np.array([p[1] for p in pairs]),
+        weight=np.full(len(pairs), 0.3),
+        specific=np.zeros(len(pairs)),
+    )
+    comm = Communities(
+        np.zeros(N, dtype=np.int64), np.zeros(N), {0: 0.3}, {0: np.arange(N)}, np.ones(N)
+    )
+    return graph, comm
+
+
+def _joint() -> np.ndarray:
+    joint = np.zeros(N)
+    joint[FLEET] = 0.9
+    joint[[3, 17, 31]] = 0.9  # customers who do both, not linked to each other
+    return joint
+
+
+def test_a_linked_group_doing_both_is_carved_out_of_a_community_of_strangers() -> None:
+    graph, comm = _world()
+    out = carve_cores(graph, comm, _joint())
+    fleet_labels = set(out.label[FLEET].tolist())
+    assert len(fleet_labels) == 1
+    core = fleet_labels.pop()
+    assert core >= 0
+    assert set(np.flatnonzero(out.label == core).tolist()) <= set(FLEET.tolist()) | {3, 17, 31}
+    assert (out.label[[i for i in range(N) if i not in FLEET]] != core).sum() >= N - 9
+
+
+def test_no_core_below_min_size_or_in_kept_communities() -> None:
+    graph, comm = _world()
+    assert carve_cores(graph, comm, _joint(), min_size=10) is comm
+    assert carve_cores(graph, comm, _joint(), keep=[0]) is comm
+
+
+def test_a_member_tied_only_by_addresses_must_do_what_its_cluster_does() -> None:
+    label = np.zeros(4, dtype=np.int64)
+    chasing = {0: Collective(1.0, 0.95, 0.6, 4, ())}  # above all, moved to the new release
+    chase = np.array([0.9, 0.9, 0.0, 0.0])
+    coverage = np.array([0.8, 0.8, 0.8, 0.8])
+    specific = np.array([0.0, 0.0, 0.0, 0.5])
+    part = aligned_participation(label, chasing, chase, coverage, specific)
+    assert part[0] > 0.8
+    assert part[2] < 0.35  # swept tasks, as many customers do, but did not chase
+    assert part[3] == 0.8  # tied by a card or a template: either behaviour counts
