@@ -32,6 +32,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -206,6 +207,12 @@ def _rows_per_band(threshold: float, num_perm: int) -> int:
     return best
 
 
+@lru_cache(maxsize=1 << 16)
+def _text_shingles(text: str, k: int) -> npt.NDArray[np.uint64]:
+    # The replay's periodic audits sample mostly the same prompts window after window.
+    return _shingles(mask(text), k)
+
+
 @dataclass(frozen=True, slots=True)
 class SharedTemplate:
     """One template stamped across accounts: ``key`` (16 hex characters, stable), the
@@ -254,7 +261,7 @@ def shared_templates(
         return []
     owner_ids: dict[Any, int] = {}
     o = np.fromiter((owner_ids.setdefault(a, len(owner_ids)) for a in owners), np.int64, n)
-    per_text = [_shingles(mask(t), shingle_words) for t in texts]
+    per_text = [_text_shingles(t, shingle_words) for t in texts]
     lengths = np.fromiter((x.shape[0] for x in per_text), np.int64, n)
     if not lengths.sum():
         return []
