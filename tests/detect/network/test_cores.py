@@ -69,7 +69,7 @@ def test_a_member_tied_only_by_addresses_must_do_what_its_cluster_does() -> None
     chasing = {0: Collective(1.0, 0.95, 0.6, 4, ())}  # above all, moved to the new release
     chase = np.array([0.9, 0.9, 0.0, 0.0])
     coverage = np.array([0.8, 0.8, 0.8, 0.8])
-    specific = np.array([0.0, 0.0, 0.0, 0.5])
+    specific = np.array([0.0, 0.0, 0.0, 0.8])
     part = aligned_participation(label, chasing, chase, coverage, specific)
     assert part[0] > 0.8
     assert part[2] < 0.35  # swept tasks, as many customers do, but did not chase

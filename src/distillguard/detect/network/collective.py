@@ -130,7 +130,7 @@ def aligned_participation(
 ) -> np.ndarray:
     """Per account, its part in what its cluster does together, in [0, 1].
 
-    A member tied to its cluster by specific links (``specific[i]`` > 0.05: a card, a device,
+    A member tied to its cluster by strong specific links (``specific[i]`` > 0.5: a card, a device,
     a template) takes part through either behaviour (the larger of chase and coverage). A member
     tied only by shared addresses must do what the cluster does: its chase and coverage averaged
     with the weights the cluster's own shares earn in :func:`collective_evidence`
@@ -149,5 +149,5 @@ def aligned_participation(
         rows = label == c
         out[rows] = (w_chase * chase[rows] + w_cov * cov[rows]) / (w_chase + w_cov)
     if specific is not None:
-        out = np.where(np.nan_to_num(specific) > 0.05, either, out)
+        out = np.where(np.nan_to_num(specific) > 0.5, either, out)
     return np.asarray(out)
