@@ -333,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         default=TrainingConfig().c_ngram,
         help="training config of the leave-one-source-out retrains (as the shipped model's)",
     )
+    parser.add_argument(
+        "--no-monotone",
+        action="store_true",
+        help="leave-one-source-out retrains without the bounds on the attack cues",
+    )
     args = parser.parse_args(argv)
     command = "python -m benchmarks.scan " + " ".join(argv if argv is not None else sys.argv[1:])
     train = _read(DATA / "prompts" / "train.jsonl")
@@ -369,7 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         result["loso"] = earlier["loso"]
         result["loso_from"] = {"file": str(args.loso_from), "recorded_at": earlier["recorded_at"]}
     elif not args.no_loso:
-        config = TrainingConfig(c_ngram=args.c_ngram, pool_negatives=args.pool_negatives)
+        config = TrainingConfig(
+            c_ngram=args.c_ngram,
+            pool_negatives=args.pool_negatives,
+            monotone=not args.no_monotone,
+        )
         result["loso"] = loso(train, dev, pool, args.loso_seed, config)
     markdown = _markdown(result, command)
     sys.stdout.write(markdown + "\n")

@@ -60,9 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--c-ngram", type=float, default=TrainingConfig().c_ngram, help="C of the n-gram heads"
     )
+    parser.add_argument(
+        "--no-monotone",
+        action="store_true",
+        help="let the attack cues take negative weights in the attack heads (the old fit)",
+    )
     args = parser.parse_args(argv)
     train, dev, pool = read_shared(args.data)
-    config = TrainingConfig(c_ngram=args.c_ngram, pool_negatives=args.pool_negatives)
+    config = TrainingConfig(
+        c_ngram=args.c_ngram, pool_negatives=args.pool_negatives, monotone=not args.no_monotone
+    )
     weights = train_model(train, dev, pool, args.seed, config)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     weights.save(args.out)

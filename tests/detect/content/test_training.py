@@ -3,7 +3,10 @@ from __future__ import annotations
 import numpy as np
 
 from distillguard.detect.content import HEADS, SIGNALS, ContentModel
+from distillguard.detect.content.structural import STRUCTURAL_NAMES
 from distillguard.detect.content.training import (
+    ATTACK_CUES,
+    COMBINED_HEADS,
     TrainingConfig,
     _hard_negatives,
     assemble_corpus,
@@ -74,6 +77,28 @@ def test_fit_learns_a_separating_model() -> None:
     assert scores.overall[0] > scores.overall[1]
     # no positive examples for rubric: a constant low score, not a crash
     assert (scores.rubric < 0.01).all()
+
+
+def test_attack_cues_never_lower_the_attack_heads() -> None:
+    # benign prompts that *quote* "no restrictions" and no attack that says it: unbounded, the
+    # fit learns that "no restrictions" means benign for the injection head
+    quoting = [
+        f"The article says the phrase 'no restrictions' appears in scam {n}. Summarise it."
+        for n in ("emails", "texts", "ads", "posts", "calls", "letters")
+    ]
+    texts = BENIGN + quoting + INJECTIONS
+    targets = np.stack(
+        [shared_targets("benign", "b") for _ in BENIGN + quoting]
+        + [shared_targets("injection", "i") for _ in INJECTIONS]
+    )
+    groups = ["b1", "b2"] * (len(BENIGN + quoting) // 2) + ["i1", "i2"] * (len(INJECTIONS) // 2)
+    vocabulary = build_vocabulary(BENIGN, 1)
+    cues = [STRUCTURAL_NAMES.index(name) for name in ATTACK_CUES]
+    heads = [HEADS.index(head) for head in COMBINED_HEADS]
+    bounded = fit(texts, targets, groups, vocabulary, TrainingConfig(folds=2))
+    assert (bounded.w_structural[np.ix_(cues, heads)] >= 0).all()
+    free = fit(texts, targets, groups, vocabulary, TrainingConfig(folds=2, monotone=False))
+    assert (free.w_structural[np.ix_(cues, heads)] < 0).any()
 
 
 def test_pool_half_is_a_fixed_partition() -> None:

@@ -5,9 +5,13 @@ moves that new families keep reusing, so that the linear model has something to 
 wording is new: overriding earlier instructions, persona and "no restrictions" framing, fake
 system tags and delimiters, demands to reveal hidden instructions or memorised text, demands for
 the model's full reasoning, grading-rubric requests, imperatives aimed at an AI after
-document-like text, harmful asks wrapped in a role-play / fiction / emotional-appeal frame, and
-noise-like adversarial suffixes (GCG-style) measured by token entropy, non-dictionary words,
-punctuation runs and the variety of punctuation at the end.
+document-like text, harmful asks wrapped in a role-play / fiction / emotional-appeal frame,
+a new identity or standing rules for the model ("you are now ..."), demands for replies without
+caveats or commentary, payloads to decode and obey, text that tampers with the model's future
+replies (canary tokens, "include X in every summary"), claims that safety checks are off, attack
+cues hidden as hex bytes or \\u escapes (decoded and matched again), and noise-like adversarial
+suffixes (GCG-style) measured by token entropy, non-dictionary words, punctuation runs and the
+variety of punctuation at the end.
 
 Some features point the other way (questions *about* attacks, quoting frames, eval-harness
 formats), so that security questions and documents that quote a jailbreak are not scored as
@@ -25,7 +29,7 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-from distillguard.detect.content.features import HashedBatch, prefix_hash
+from distillguard.detect.content.features import HashedBatch, hash_text, prefix_hash
 
 __all__ = ["STRUCTURAL_NAMES", "structural_features"]
 
@@ -289,6 +293,63 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "how multiple",
         r"(?:how (?:many|much)\b[^?]{0,200}\?\s*$|multiple choice questions)",
     ),
+    (
+        # a new identity or standing rules for the model ("you are now windows cmd", "you will
+        # only answer as ..."): broader than ``persona``, which needs a role word
+        "role_reassign",
+        "you you're now",
+        r"(?:you are now|you're now|now you are|you are no longer|you're no longer|"
+        r"you will (?:now |only |always )?(?:act|respond|reply|answer|output|be|play|pretend|"
+        r"speak|write|never))\b",
+    ),
+    (
+        # demands that the reply carry no caveats, commentary or refusals
+        "no_commentary",
+        "do don't never without no",
+        r"(?:(?:do not|don't|never) (?:add|include|give|write|provide|use|put|say)\w* (?:any )?"
+        r"(?:commentary|explanations?|warnings?|disclaimers?|caveats?|apolog\w*|notes?|"
+        r"reminders?|moral\w*|ethic\w*|refus\w*)|without (?:any )?(?:commentary|"
+        r"explanations?|warnings?|disclaimers?|caveats?|apolog\w*|moraliz\w*|moralis\w*|"
+        r"refus\w*)|no (?:commentary|warnings|disclaimers|caveats|apologies|moralizing|"
+        r"moralising|refusals))\b",
+    ),
+    (
+        # a payload the model is told to decode and obey: the instruction itself is hidden
+        # from keyword filters, so the demand to follow it is the cue
+        "encoded_payload",
+        "decode decoding decoded base64 hex rot13 unscramble deobfuscate",
+        r"(?:decod\w*|base64|hex|rot-?13|unscrambl\w*|deobfuscat\w*)\b(?:\W+\w+){0,10}?\W+"
+        r"(?:follow|obey|execute|run|do (?:exactly |precisely )?(?:what|as) (?:it|they) "
+        r"(?:says?|tells?)|carry out|comply|act on|do it|do that|instructions? inside)\b",
+    ),
+    (
+        # text that tells the model what to put into *its own* replies from now on: canary
+        # tokens, hidden links, "include X in every summary" (exfiltration and persistence)
+        "reply_tamper",
+        "append prepend every each all any future subsequent end",
+        r"(?:(?:append|prepend)\w*\b(?:\W+\S+){0,6}?\W+(?:to|at|in) (?:the (?:end|start|"
+        r"beginning|top|bottom) of )?(?:your|every|each|all|any|the) (?:reply|replies|"
+        r"response|responses|answer|answers|summary|summaries|output|message)|"
+        r"(?<=in |to )(?:every|each|all|any) (?:future |subsequent |later |of your )?(?:reply|"
+        r"replies|response|responses|answer|answers|summary|summaries|output|outputs|report|"
+        r"reports|message|messages|tasks?|conversations?)|"
+        r"(?:future|subsequent) (?:tasks|conversations|sessions|replies|responses)|"
+        r"(?<=at the )end of (?:your|each|every) (?:reply|response|answer|summary|output))\b",
+    ),
+    (
+        # claims that the safety layer is already off, or that the user consented to skip it
+        "safety_off",
+        "safety security guardrails guardrail filters filter confirmations confirmation "
+        "permission granted authorized authorised skip disabled",
+        r"(?:(?:safety|security|content|moderation) (?:protocols?|checks?|filters?|"
+        r"guidelines|mode|measures|restrictions|settings|layer|rules)\W+(?:\w+\W+){0,2}?"
+        r"(?:disabled|off|removed|deactivated|lifted|suspended|bypassed|overridden|waived)\b|"
+        r"(?:guardrails?|filters?|confirmations?) (?:are |have been |is )?(?:disabled|off|"
+        r"removed|lifted|waived|not needed|not required)\b|"
+        r"(?:permission|authori[sz]ation) (?:has been |was |is )?granted\b|"
+        r"(?:granted|authori[sz]ed|authorised) (?:you )?(?:permission|access|to)\b|"
+        r"skip (?:all |any |the )?(?:safety|security|confirmation|verification)\w*)",
+    ),
     # code and maths are noisy text too, but not adversarial noise: say so explicitly
     (
         "code_like",
@@ -324,7 +385,9 @@ _FRAMES = ("persona", "fiction_frame", "unrestricted", "persuasion", "coercion")
 _MAX_HITS = 4
 
 _FEATURES: tuple[str, ...] = tuple(
-    dict.fromkeys([*(rule[0] for rule in _RULES), *(name for name, _ in _SUBSTRINGS)])
+    dict.fromkeys(
+        [*(rule[0] for rule in _RULES), *(name for name, _ in _SUBSTRINGS), "decoded_cue"]
+    )
 )
 _FEATURE_INDEX = {name: i for i, name in enumerate(_FEATURES)}
 _COMPILED = tuple(re.compile(pattern) for _, _, pattern in _RULES)
@@ -406,7 +469,69 @@ def _in_vocabulary(
     return np.asarray(vocabulary[pos] == words)
 
 
+# Instructions hidden from the keyword rules (and the n-grams) as \u escapes or hex bytes are
+# decoded into a second view of the text and matched again. Only texts with a "\u" or a word
+# of 24+ characters are looked at, so ordinary prompts pay one substring test and nothing else.
+_U_ESCAPE = re.compile(r"\\u([0-9a-f]{4})")
+_HEX_WORD = re.compile(r"(?:[0-9a-f]{2})+")
+_HEX_MIN = 24
+_DECODED_CUES = tuple(
+    _FEATURE_INDEX[name]
+    for name in (
+        "override",
+        "new_orders",
+        "persona",
+        "unrestricted",
+        "reveal",
+        "prompt_words",
+        "tool_action",
+        "safety_off",
+    )
+)
+_DECODED = _FEATURE_INDEX["decoded_cue"]
+
+
+def _views(text: str, long_words: list[str]) -> list[str]:
+    views = []
+    if "\\u" in text:
+        views.append(_U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text))
+    for word in long_words[:2]:
+        if _HEX_WORD.fullmatch(word) is None:
+            continue
+        decoded = bytes.fromhex(word).decode("ascii", errors="replace")
+        if sum(c.isprintable() for c in decoded) >= 0.9 * len(decoded):
+            views.append(decoded)
+    return views
+
+
+def _decoded_cues(text: str, row: list[int], long_words: list[str]) -> int:
+    """Attack cues found in the decoded views of ``text`` beyond those in ``text`` itself."""
+    base = sum(row[j] for j in _DECODED_CUES)
+    extra = 0
+    for view in _views(text, long_words):
+        counts = _match_rules(hash_text(view))[0][0]
+        extra += max(sum(counts[j] for j in _DECODED_CUES) - base, 0)
+    return extra
+
+
 def _rule_counts(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
+    """:func:`_match_rules`, plus the ``decoded_cue`` count of every text."""
+    counts, first_cue = _match_rules(batch)
+    long_words: dict[int, list[str]] = {}
+    long_idx = np.flatnonzero(batch.word_ends - batch.word_starts >= _HEX_MIN)
+    if long_idx.shape[0]:
+        docs = np.searchsorted(batch.word_ptr, long_idx, side="right") - 1
+        for d, w in zip(docs.tolist(), long_idx.tolist(), strict=True):
+            off = int(batch.doc_ptr[d]) + 1  # word positions index the padded code points
+            start, end = int(batch.word_starts[w]) - off, int(batch.word_ends[w]) - off
+            long_words.setdefault(d, []).append(batch.texts[d][start:end])
+    for d, (row, text) in enumerate(zip(counts, batch.texts, strict=True)):
+        if d in long_words or "\\u" in text:
+            row[_DECODED] = _decoded_cues(text, row, long_words.get(d, []))
+    return counts, first_cue
+
+
+def _match_rules(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
     """Per text: match counts of every feature (rules capped at ``_MAX_HITS`` each, substrings)
     and the position of the first attack cue (``_NO_CUE`` when there is none). Plain Python
     lists: most texts have a handful of hits, and numpy scalar updates cost more than that."""
