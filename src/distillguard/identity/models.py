@@ -47,9 +47,10 @@ class KeyPrincipal:
     per-account override an admin granted. The account record's sign-up facts (creation time,
     plan, country, payment instrument and sign-up address/device) come with the same lookup:
     the gateway's online scorer and the enforcement list's cluster links read them.
-    ``signup_risk`` is identity's sign-up risk (``identity.signup_risk.score_signups_as_of``)
-    where the identity service has scored the account; the policy challenges an account at or
-    above ``signup_challenge_at`` (None: not scored, no sign-up rule).
+    ``signup_risk`` is identity's sign-up risk, scored by ``create_account`` over the sign-ups
+    of the 7 days up to and including the account's own (causal, like
+    ``identity.signup_risk.score_signups_as_of``); the policy challenges an account at or above
+    ``signup_challenge_at`` (None: created before scoring existed, no sign-up rule).
     """
 
     key_id: str

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from distillguard.errors import IdentityError
 from distillguard.events.records import Verification
 from distillguard.identity import audit_log
 from distillguard.identity.models import AccountInfo, MfaSession
 from distillguard.identity.passwords import check_password_strength, hash_secret, verify_secret
+from distillguard.identity.signup_risk import SignupRisk, network_key, score_signups
 from distillguard.identity.store_base import StoreBase, _check_id, _quota
 from distillguard.identity.tables import (
     Account,
@@ -24,6 +27,9 @@ from distillguard.identity.tiers import TierQuota, tier_rank
 __all__ = ["AccountsMixin"]
 
 _PASSWORD_HISTORY = 5
+# How far back a new sign-up is compared with others: bursts are an hour/day phenomenon (the
+# scorer's windows are 1 h and 1 d), and the window bounds the per-sign-up scan.
+SIGNUP_RISK_WINDOW = timedelta(days=7)
 
 
 class AccountsMixin(StoreBase):
@@ -71,7 +77,8 @@ class AccountsMixin(StoreBase):
         mfa: MfaSession | str | None = None,
         actor: str = "cli",
     ) -> AccountInfo:
-        """Create an unverified account (tier ``none``).
+        """Create an unverified account (tier ``none``), scoring its sign-up risk causally:
+        against the sign-ups of the last :data:`SIGNUP_RISK_WINDOW` up to and including it.
 
         The first admin account may be created without MFA (bootstrap); every later admin needs
         an existing admin's MFA session.
@@ -117,6 +124,11 @@ class AccountsMixin(StoreBase):
                 password_hash=pw_hash,
             )
             s.add(row)
+            s.flush()
+            risk = _score_signup(s, row)
+            if risk is not None:
+                row.signup_risk = risk.score
+                row.signup_risk_reasons = "\n".join(risk.reasons) or None
             if pw_hash is not None:
                 s.add(
                     PasswordHistory(
@@ -251,6 +263,55 @@ class AccountsMixin(StoreBase):
                 )
             )
             self._audit(s, session.account_id, "account.set_password", account_id)
+
+
+_SIGNUP_COLUMNS = (
+    Account.account_id,
+    Account.org_id,
+    Account.email_domain,
+    Account.created_at,
+    Account.country,
+    Account.payment_fingerprint,
+    Account.signup_ip,
+    Account.signup_fingerprint,
+)
+
+
+def _score_signup(s: Session, new: Account) -> SignupRisk | None:
+    """``new``'s sign-up risk over the window's sign-ups made up to its own (``new`` flushed).
+
+    Only the sign-ups sharing a value with ``new`` (domain, /24 or /48, device, card) can move
+    its score, so only those are scored, with the window's size as the population (the
+    scorer's "common value" cut): the same score as over the whole window, at the cost of one
+    indexed range scan. A domain already seen before the window is not "fresh".
+    """
+    now: datetime = new.created_at
+    since = now - SIGNUP_RISK_WINDOW
+    rows = s.execute(
+        select(*_SIGNUP_COLUMNS).where(Account.created_at >= since, Account.created_at <= now)
+    ).all()
+    net = network_key(new.signup_ip) if new.signup_ip else None
+    shared = [
+        r._asdict()
+        for r in rows
+        if r.account_id == new.account_id
+        or (new.email_domain is not None and r.email_domain == new.email_domain)
+        or (net is not None and r.signup_ip is not None and network_key(r.signup_ip) == net)
+        or (new.signup_fingerprint is not None and r.signup_fingerprint == new.signup_fingerprint)
+        or (
+            new.payment_fingerprint is not None and r.payment_fingerprint == new.payment_fingerprint
+        )
+    ]
+    known: list[str] = []
+    if new.email_domain is not None:
+        older = s.scalar(
+            select(Account.account_id)
+            .where(Account.email_domain == new.email_domain, Account.created_at < since)
+            .limit(1)
+        )
+        if older is not None:
+            known.append(new.email_domain)
+    return score_signups(shared, known_domains=known, population_size=len(rows)).get(new.account_id)
 
 
 def _entry(r: AuditEntry) -> audit_log.AuditLogEntry:

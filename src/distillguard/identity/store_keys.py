@@ -209,6 +209,7 @@ class KeysMixin(StoreBase):
             payment_fingerprint=row.payment_fingerprint,
             signup_ip=row.signup_ip,
             signup_fingerprint=row.signup_fingerprint,
+            signup_risk=row.signup_risk,
         )
 
     def _lookup_key(self, key_id: str) -> Any:
@@ -293,6 +294,7 @@ _AUTH_QUERY = (
         Account.payment_fingerprint,
         Account.signup_ip,
         Account.signup_fingerprint,
+        Account.signup_risk,
     )
     .join(Account, Account.account_id == ApiKey.account_id)
     .where(ApiKey.key_id == bindparam("key_id"))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -88,7 +89,12 @@ class Organization(Base):
 
 
 class Account(Base):
-    """One billing account; sign-up evidence columns mirror the spec's account record."""
+    """One billing account; sign-up evidence columns mirror the spec's account record.
+
+    ``signup_risk`` is the sign-up risk scored when the account was created, from the sign-ups
+    made up to then (NULL: created before scoring existed); ``signup_risk_reasons`` its reasons,
+    one per line.
+    """
 
     __tablename__ = "accounts"
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -99,7 +105,8 @@ class Account(Base):
     email_domain: Mapped[str | None] = mapped_column(String(255))
     verification: Mapped[str] = mapped_column(String(16))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Indexed: each sign-up is scored against the recent sign-ups (a time-window scan).
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     country: Mapped[str | None] = mapped_column(String(2))
     plan: Mapped[str | None] = mapped_column(String(64))
     payment_fingerprint: Mapped[str | None] = mapped_column(String(128))
@@ -109,6 +116,8 @@ class Account(Base):
     requests_per_minute_override: Mapped[int | None] = mapped_column(Integer)
     tokens_per_minute_override: Mapped[int | None] = mapped_column(BigInteger)
     suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    signup_risk: Mapped[float | None] = mapped_column(Float)
+    signup_risk_reasons: Mapped[str | None] = mapped_column(Text)
 
 
 class PasswordHistory(Base):
