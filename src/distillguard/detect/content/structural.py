@@ -327,7 +327,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         # tokens, hidden links, "include X in every summary" (exfiltration and persistence)
         "reply_tamper",
         "append prepend every each all any future subsequent end",
-        r"(?:(?:append|prepend)\w*\b(?:\W+\S+){0,6}?\W+(?:to|at|in) (?:the (?:end|start|"
+        r"(?:(?:append|prepend)\w*\b(?:\W+\w+){0,6}?\W+(?:to|at|in) (?:the (?:end|start|"
         r"beginning|top|bottom) of )?(?:your|every|each|all|any|the) (?:reply|replies|"
         r"response|responses|answer|answers|summary|summaries|output|message)|"
         r"(?<=in |to )(?:every|each|all|any) (?:future |subsequent |later |of your )?(?:reply|"
