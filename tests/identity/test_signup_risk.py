@@ -35,6 +35,21 @@ def background(n: int = 60) -> list[dict[str, object]]:
     return [acct(i) for i in range(100, 100 + n)]
 
 
+def company_staff(n: int) -> list[dict[str, object]]:
+    """A company onboarding staff: one domain, one office network, one corporate card."""
+    return [
+        acct(
+            i,
+            created_at=(T0 + timedelta(minutes=i)).isoformat(),
+            email_domain="acme-corp.example",
+            signup_ip=f"192.0.2.{i + 5}",
+            payment_fingerprint="card-acme",
+            org_id="org-acme",
+        )
+        for i in range(n)
+    ]
+
+
 def test_ordinary_signups_score_zero() -> None:
     result = score_signups(background())
     assert all(r.score == 0.0 and r.reasons == () for r in result.accounts)
@@ -81,17 +96,7 @@ def test_farm_sharing_card_device_and_network_scores_high_and_links() -> None:
 
 def test_same_org_sharing_is_discounted() -> None:
     # A company onboarding staff: one domain, one office network, one corporate card.
-    staff = [
-        acct(
-            i,
-            created_at=(T0 + timedelta(minutes=i)).isoformat(),
-            email_domain="acme-corp.example",
-            signup_ip=f"192.0.2.{i + 5}",
-            payment_fingerprint="card-acme",
-            org_id="org-acme",
-        )
-        for i in range(8)
-    ]
+    staff = company_staff(8)
     farm = [{**row, "org_id": None, "account_id": f"f{i}"} for i, row in enumerate(staff)]
     staff_score = score_signups(staff + background()).get("a3").score
     farm_score = score_signups(farm + background()).get("f3").score
@@ -202,16 +207,6 @@ def test_as_of_counts_only_earlier_signups() -> None:
 
 
 def test_as_of_spares_a_company_onboarding_its_staff() -> None:
-    staff = [
-        acct(
-            i,
-            created_at=(T0 + timedelta(minutes=i)).isoformat(),
-            email_domain="acme-corp.example",
-            signup_ip=f"192.0.2.{i + 5}",
-            payment_fingerprint="card-acme",
-            org_id="org-acme",
-        )
-        for i in range(12)
-    ]
+    staff = company_staff(12)
     risks = score_signups_as_of(staff + background())
     assert max(r.score for r in risks.values()) < 0.5

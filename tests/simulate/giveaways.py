@@ -55,6 +55,20 @@ def table_sql(path: Path) -> str:
     return f"read_json_auto('{path}', sample_size = -1)"
 
 
+def malicious_user_texts(events_path: Path, labels_path: Path) -> list[str]:
+    """The user messages campaign accounts sent in a simulated log."""
+    con = duckdb.connect()
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT m.content FROM (SELECT account_id, unnest(messages) m FROM "
+            f"{events_sql(events_path)} WHERE messages IS NOT NULL) JOIN "
+            f"read_json_auto('{labels_path}') USING (account_id) "
+            "WHERE m.role = 'user' AND label = 'malicious'"
+        ).fetchall()
+    ]
+
+
 EVENT_FIELDS = (
     "api_key_id",
     "org_id",

@@ -12,7 +12,7 @@ from distillguard.simulate import SCENARIOS, CampaignKind, scenario, simulate
 from distillguard.simulate.fixtures import small_world
 from distillguard.simulate.textgen import COT_PHRASES
 from tests.conftest import SHARED_DATA
-from tests.simulate.giveaways import events_sql
+from tests.simulate.giveaways import events_sql, malicious_user_texts
 
 COT = re.compile(
     r"reasoning|step by step|chain of thought|thought process|intermediate step|think",
@@ -176,16 +176,7 @@ def _harvest_share(tmp: Path, theft_share: float) -> float:
         campaigns=(ProxyNetworkConfig(accounts=40, theft_share=theft_share),),
     )
     s = simulate(config, tmp)
-    con = duckdb.connect()
-    texts = [
-        r[0]
-        for r in con.execute(
-            "SELECT m.content FROM (SELECT account_id, unnest(messages) m FROM "
-            f"{events_sql(s.events_path)} WHERE messages IS NOT NULL) JOIN "
-            f"read_json_auto('{s.labels_path}') USING (account_id) "
-            "WHERE m.role = 'user' AND label = 'malicious'"
-        ).fetchall()
-    ]
+    texts = malicious_user_texts(s.events_path, s.labels_path)
     return sum(bool(COT.search(t)) for t in texts) / len(texts)
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from distillguard.simulate import LowAndSlowConfig, ScenarioConfig, scenario, simulate
 from distillguard.simulate.engine import build_world
 from distillguard.simulate.textgen import distill_prompt, house_frames
-from tests.simulate.giveaways import events_sql
+from tests.simulate.giveaways import malicious_user_texts
 
 
 def _heads(frames: tuple[tuple[str, str, str], ...]) -> list[str]:
@@ -68,16 +67,7 @@ def _framed_share(tmp: Path, share: float) -> float:
     s = simulate(config, tmp)
     heads = [t.split("{task}")[0].split("{n}")[0].strip() for t in s.owned["template"]]
     heads = [max(h.split("\n"), key=len) for h in heads]
-    con = duckdb.connect()
-    texts = [
-        r[0]
-        for r in con.execute(
-            "SELECT m.content FROM (SELECT account_id, unnest(messages) m FROM "
-            f"{events_sql(s.events_path)} WHERE messages IS NOT NULL) JOIN "
-            f"read_json_auto('{s.labels_path}') USING (account_id) "
-            "WHERE m.role = 'user' AND label = 'malicious'"
-        ).fetchall()
-    ]
+    texts = malicious_user_texts(s.events_path, s.labels_path)
     return sum(any(h in t for h in heads) for t in texts) / len(texts)
 
 

@@ -216,7 +216,9 @@ def _out_of_fold(
     return oof
 
 
-ATTACK_CUES = (
+# Cue groups both lists below draw on: instructions that override the model's own, and words
+# addressed to the model or naming what it must do or say.
+_OVERRIDE_CUES = (
     "override",
     "new_orders",
     "persona",
@@ -226,11 +228,12 @@ ATTACK_CUES = (
     "fake_system",
     "reveal",
     "prompt_words",
-    "ai_addressed",
-    "tool_action",
-    "say_exact",
-    "harm",
-    "persuasion",
+)
+_ADDRESS_CUES = ("ai_addressed", "tool_action", "say_exact", "harm", "persuasion")
+
+ATTACK_CUES = (
+    *_OVERRIDE_CUES,
+    *_ADDRESS_CUES,
     "role_reassign",
     "no_commentary",
     "encoded_payload",
@@ -451,24 +454,12 @@ def assemble_corpus(
 
 
 HARD_NEGATIVE_CUES = (
-    "override",
-    "new_orders",
-    "persona",
-    "unrestricted",
-    "dual_output",
-    "coercion",
-    "fake_system",
-    "reveal",
-    "prompt_words",
+    *_OVERRIDE_CUES,
     "training_data",
     "reasoning_demand",
     "reasoning_words",
     "rubric",
-    "ai_addressed",
-    "tool_action",
-    "say_exact",
-    "harm",
-    "persuasion",
+    *_ADDRESS_CUES,
 )
 """Structural features whose presence makes a benign prompt a *hard* negative."""
 
