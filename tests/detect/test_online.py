@@ -9,15 +9,22 @@ import pytest
 
 from distillguard.detect.engine import EMPTY_ACCOUNTS, AuditOptions, audit_frame
 from distillguard.detect.online import (
+    ABUSE_IDENTITY_AT,
+    ABUSE_IDENTITY_FULL,
     ABUSE_LLR_AT,
+    ABUSE_LLR_EXTRA,
     ABUSE_SCORE,
+    ABUSE_STRONG_AT,
+    PREDICT_MIN_QUERIES,
     Observation,
     OnlineState,
+    abuse_bound,
     abuse_llr,
     account_keys,
     cluster_links,
     fold,
     initial_state,
+    predict_llr,
     request_keys,
     rescore_due,
     score_many,
@@ -132,13 +139,17 @@ def test_account_and_request_keys() -> None:
     assert request_keys("203.0.113.9", None) == (("ip", "203.0.113.9"),)
 
 
-def _abusive(state: OnlineState, hits: int, clean: int) -> OnlineState:
+def _abusive(
+    state: OnlineState, hits: int, clean: int, hit_score: float = 0.99, repeat: bool = False
+) -> OnlineState:
     t = 1_700_000_000.0
     for k in range(hits + clean):
-        content = {"jailbreak": 0.9} if k < hits else {"jailbreak": 0.1}
+        content = {"jailbreak": hit_score} if k < hits else {"jailbreak": 0.1}
+        key = "same" if repeat and k < hits else f"text-{k}"
         obs = Observation(ts=t + 400.0 * k, endpoint="chat.completions", model="atlas-2",
                           prompt_tokens=80, completion_tokens=300, content=content,
-                          template_id=None, client_ip="192.0.2.9", asn=64500)  # fmt: skip
+                          template_id=None, client_ip="192.0.2.9", asn=64500,
+                          text_key=key)  # fmt: skip
         state = fold(state, obs)
     return state
 
@@ -147,10 +158,10 @@ def test_sequential_test_flags_a_new_weak_account_that_keeps_sending_jailbreaks(
     t0 = 1_700_000_000.0
     fresh = initial_state(t0 - 86400.0, "email", "free", "US")
     vouched = initial_state(t0 - 400 * 86400.0, "organization", "enterprise", "US")
-    # Each hit adds about 2.1 to the log-likelihood ratio: three hits in four prompts are not
-    # enough for a 1/10,000 bound, six in eight are.
-    assert abuse_llr(np.asarray([3]), np.asarray([4]))[0] < ABUSE_LLR_AT
-    few, many = _abusive(fresh, 3, 1), _abusive(fresh, 6, 2)
+    # Each sure hit adds about 3.7 to the log-likelihood ratio, each other prompt takes 0.5
+    # off: two hits in three prompts are not enough for a 1/10,000 bound, three in five are.
+    assert abuse_llr(np.asarray([2]), np.asarray([3]))[0] < ABUSE_LLR_AT
+    few, many = _abusive(fresh, 2, 1), _abusive(fresh, 3, 2)
     assert score_state(few).score < ABUSE_SCORE
     scored = score_state(many)
     assert scored.score >= ABUSE_SCORE and any("sequential test" in r for r in scored.reasons)
@@ -161,3 +172,55 @@ def test_sequential_test_flags_a_new_weak_account_that_keeps_sending_jailbreaks(
     many_scores = score_many([few, many])
     assert many_scores[1] == pytest.approx(scored.score) and many_scores[0] < ABUSE_SCORE
     assert OnlineState.from_bytes(many.to_bytes()) == many
+
+
+def test_sequential_test_counts_only_sure_hits_and_a_repeated_prompt_once() -> None:
+    t0 = 1_700_000_000.0
+    fresh = initial_state(t0 - 86400.0, "email", "free", "US")
+    # Middling scores (a non-English system prompt, a quoted jailbreak) are no evidence.
+    middling = _abusive(fresh, 30, 0, hit_score=ABUSE_STRONG_AT - 0.1)
+    assert middling.n_abuse == 0 and score_state(middling).score < ABUSE_SCORE
+    # The same jailbreak sent again and again is one hit, however often it is retried.
+    retried = _abusive(fresh, 30, 0, repeat=True)
+    assert (retried.n_abuse, retried.n_tested) == (1, 1)
+    assert score_state(retried).score < ABUSE_SCORE
+    assert OnlineState.from_bytes(retried.to_bytes()) == retried
+
+
+def test_the_bound_rises_as_identity_evidence_weakens_towards_the_gate() -> None:
+    bounds = abuse_bound(np.asarray([0.9, ABUSE_IDENTITY_FULL, 0.5, ABUSE_IDENTITY_AT]))
+    assert bounds[0] == bounds[1] == pytest.approx(ABUSE_LLR_AT)
+    assert bounds[1] < bounds[2] < bounds[3] == pytest.approx(ABUSE_LLR_AT + ABUSE_LLR_EXTRA)
+    t0 = 1_700_000_000.0
+    # Phone-verified, prepaid, ten days old: inside the gate, with a higher bound.
+    middling = initial_state(t0 - 10 * 86400.0, "phone", "pay_as_you_go", "US")
+    assert score_state(_abusive(middling, 3, 2)).score < ABUSE_SCORE
+    assert score_state(_abusive(middling, 5, 2)).score >= ABUSE_SCORE
+
+
+def _predict_stream(state: OnlineState, outside: list[bool | None]) -> OnlineState:
+    t = 1_700_000_000.0
+    for k, o in enumerate(outside):
+        obs = Observation(ts=t + 30.0 * k, endpoint="predict", model="tabular-1",
+                          prompt_tokens=None, completion_tokens=None, content=None,
+                          template_id=None, client_ip="192.0.2.9", asn=64500,
+                          predict_outside=o)  # fmt: skip
+        state = fold(state, obs)
+    return state
+
+
+def test_predict_sequential_test_flags_a_sweep_not_a_customer_with_heavy_tails() -> None:
+    t0 = 1_700_000_000.0
+    # An established customer: the test needs no identity gate, the rates separate.
+    acct = initial_state(t0 - 400 * 86400.0, "organization", "enterprise", "US")
+    sweep = _predict_stream(acct, [k % 5 < 2 for k in range(60)])  # 40% outside
+    customer = _predict_stream(acct, [k % 10 == 0 for k in range(2000)])  # 10% outside
+    few = _predict_stream(acct, [True] * (PREDICT_MIN_QUERIES - 1))
+    unjudged = _predict_stream(acct, [None] * 200)  # no reference yet: nothing to go on
+    scored = score_state(sweep)
+    assert scored.score >= ABUSE_SCORE and any("predict inputs" in r for r in scored.reasons)
+    assert predict_llr(np.asarray([24]), np.asarray([60]))[0] >= ABUSE_LLR_AT
+    for s in (customer, few, unjudged):
+        assert score_state(s).score < ABUSE_SCORE
+    assert list(score_many([customer, sweep]) >= ABUSE_SCORE) == [False, True]
+    assert OnlineState.from_bytes(sweep.to_bytes()) == sweep

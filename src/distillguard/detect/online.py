@@ -16,12 +16,16 @@ One rule is online only, a sequential test for content abuse (:func:`abuse_llr`)
 combination needs more than content to flag (red-team vendors and eval harnesses send the same
 prompts), which leaves a fresh, weakly verified account free to send jailbreaks until the next
 audit. Wald's sequential probability ratio test on the account's scored prompts, "share of
-jailbreak / injection / extraction prompts is the campaign rate" against "it is the benign base
-rate", acts as soon as the log-likelihood ratio reaches ``ABUSE_LLR_AT`` (a false alarm rate of
-about 1/10,000 per benign account under the base rate), and only on accounts whose identity
-evidence (the ``identity_risk`` detector: account age, verification tier, plan) is at least
-``ABUSE_IDENTITY_AT``; an established or verified customer's content is left to the audit. A
-passing test lifts the score to ``ABUSE_SCORE`` (the policy challenges, i.e. asks to verify).
+prompts the content model is sure are jailbreak / injection / extraction (score at least
+``ABUSE_STRONG_AT``) is the campaign rate" against "it is the benign base rate", acts as soon as
+the log-likelihood ratio reaches ``ABUSE_LLR_AT`` (a false alarm rate of about 1/10,000 per
+benign account under the base rate), and only on accounts whose identity evidence (the
+``identity_risk`` detector: account age, verification tier, plan) is at least
+``ABUSE_IDENTITY_AT``, with a higher bound below ``ABUSE_IDENTITY_FULL`` (:func:`abuse_bound`);
+an established or verified customer's content is left to the audit. A
+sent-again prompt that already counted as a hit is not new evidence and is skipped (a user
+retrying the request the content model disliked). A passing test lifts the score to
+``ABUSE_SCORE`` (the policy challenges, i.e. asks to verify).
 
 ``update`` is ``fold`` (the aggregates) then, when ``rescore_due``, ``score_state``; a replay of
 many accounts (``detect.replay``) folds the same way and scores the due states together with
@@ -51,9 +55,15 @@ __all__ = [
     "ABUSE_BASE_RATE",
     "ABUSE_CAMPAIGN_RATE",
     "ABUSE_IDENTITY_AT",
+    "ABUSE_IDENTITY_FULL",
     "ABUSE_LLR_AT",
+    "ABUSE_LLR_EXTRA",
     "ABUSE_SCORE",
+    "ABUSE_STRONG_AT",
     "MAX_DISTINCT",
+    "PREDICT_BASE_RATE",
+    "PREDICT_CAMPAIGN_RATE",
+    "PREDICT_MIN_QUERIES",
     "RESCORE_ALWAYS_UNTIL",
     "RESCORE_EVERY",
     "ClusterLinks",
@@ -61,6 +71,7 @@ __all__ = [
     "Observation",
     "OnlineScore",
     "OnlineState",
+    "abuse_bound",
     "abuse_llr",
     "account_keys",
     "cluster_links",
@@ -68,6 +79,7 @@ __all__ = [
     "initial_state",
     "link_hash",
     "link_hashes",
+    "predict_llr",
     "request_keys",
     "rescore_due",
     "score_many",
@@ -88,18 +100,38 @@ _MAX_TEMPLATES = 32
 _GAP_CAP_S = 21600.0  # gaps of six hours or more are sleep, not cadence (as in the batch SQL)
 _SKIP_ONLINE = frozenset({"release_chasing", "capability_coverage", "prediction_extraction"})
 _ABUSE_SIGNALS = ("jailbreak", "injection", "extraction")
-# The sequential test's two hypotheses are the ends of the content_abuse detector's ramp (a 5%
-# share is what benign traffic shows, 40% is a campaign); ABUSE_LLR_AT is Wald's bound for a
-# 1/10,000 false-alarm rate (1/1000 flagged one new sign-up and one agent builder in 7,500 benign
-# accounts of tuning seeds 1-5: the content model's false hits cluster on some users, so the base
-# rate is not the same for every account); the identity gate keeps established or verified
-# customers whose prompts trip the content model (privacy-VPN users, agent builders, developers
-# asking security questions, red-team vendors) out of the test.
-ABUSE_BASE_RATE = 0.05
+# The sequential test counts only hits the content model is sure of. Its middling scores are not
+# evidence: on tuning seeds 1-3 a jailbreak campaign's prompts score 0.5-0.95 about as often
+# (5%) as a new sign-up's (4%), and they cluster on some benign users (a non-English system
+# prompt on every request scored 0.5-0.9 on jailbreak: two new sign-ups of seed 1 passed the
+# old test, 0.5 cut against a 5% base rate, once every prompt was scored). At 0.95 a campaign's
+# share is about half, a new sign-up's about 1% (pooled; the look-alikes that translate or
+# quote a jailbreak) and other benign kinds' 0.0-0.5%; 1% against 40% puts the 1/10,000
+# bound at three sure hits with up to two other prompts between them.
+ABUSE_STRONG_AT = 0.95
+ABUSE_BASE_RATE = 0.01
 ABUSE_CAMPAIGN_RATE = 0.4
 ABUSE_LLR_AT = math.log(10_000.0)
-ABUSE_IDENTITY_AT = 0.6
+# The identity gate slides: from ABUSE_IDENTITY_FULL up (new, weakly verified: a fresh email
+# or anonymous sign-up) the bound is ABUSE_LLR_AT; between ABUSE_IDENTITY_AT and it (a
+# phone-verified prepaid account a week or two old, an older email one) the bound rises by up
+# to ABUSE_LLR_EXTRA (a 100 times lower prior, about one more sure hit), and below it
+# (established or verified customers: red-team vendors, security teams) content is left to the
+# audit. A flat 0.6 gate left a jailbreak campaign's phone-verified accounts (identity 0.49-0.58
+# on tuning seeds 1-2) unjudged until an audit, a tenth of the campaign's requests.
+ABUSE_IDENTITY_AT = 0.45
+ABUSE_IDENTITY_FULL = 0.6
+ABUSE_LLR_EXTRA = math.log(100.0)
 ABUSE_SCORE = 0.9
+# The second online test is the coverage half of the prediction test (prediction.prada), one
+# query at a time: the share of an account's predict inputs outside the population's range.
+# Prediction customers of tuning seeds 1-3 send up to 11% such inputs (heavy-tailed amounts),
+# extraction sweeps 35-45%; 10% against 35% with the same 1/10,000 bound flags a sweep after
+# 30-90 queries (the audit needs 20-60 queries and an audit to come round). Judged from
+# PREDICT_MIN_QUERIES on, PRADA's own minimum, so a handful of odd first queries cannot.
+PREDICT_BASE_RATE = 0.1
+PREDICT_CAMPAIGN_RATE = 0.35
+PREDICT_MIN_QUERIES = 20
 _SIGNAL_COLUMN = {
     "jailbreak": "c_share_jailbreak",
     "injection": "c_share_injection",
@@ -112,7 +144,11 @@ _SIGNAL_COLUMN = {
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One request as the gateway sees it. ``content`` maps C's signal names to scores in
-    [0, 1] (None when content is not scored); ``params`` the request parameters as sent."""
+    [0, 1] (None when content is not scored); ``params`` the request parameters as sent;
+    ``text_key`` identifies the prompt text (a hash; equal texts, equal keys), None when
+    unknown; ``predict_outside`` whether a predict call's input lies outside the population's
+    range (``prediction.prada.outside_range`` against the last audit's reference), None when
+    not judged (no reference yet, not a predict call)."""
 
     ts: float
     endpoint: str
@@ -126,6 +162,8 @@ class Observation:
     params: Mapping[str, Any] | None = None
     country: str | None = None
     client_fingerprint: str | None = None
+    text_key: str | None = None
+    predict_outside: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +207,10 @@ class OnlineState:
     templates: tuple[tuple[str, int], ...] = ()
     n_templated: int = 0
     n_abuse: int = 0
+    n_tested: int = 0
+    abuse_keys: frozenset[str] = frozenset()
+    n_pred_judged: int = 0
+    n_pred_outside: int = 0
     created_t: float | None = None
     verification: str | None = None
     plan: str | None = None
@@ -178,14 +220,14 @@ class OnlineState:
 
     def to_bytes(self) -> bytes:
         d = asdict(self)
-        for k in ("ips", "subnets", "asns", "countries", "fingerprints"):
+        for k in ("ips", "subnets", "asns", "countries", "fingerprints", "abuse_keys"):
             d[k] = sorted(d[k])
         return orjson.dumps(d)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> OnlineState:
         d = orjson.loads(data)
-        for k in ("ips", "subnets", "countries", "fingerprints"):
+        for k in ("ips", "subnets", "countries", "fingerprints", "abuse_keys"):
             d[k] = frozenset(d[k])
         d["asns"] = frozenset(int(a) for a in d["asns"])
         d["hist24"] = tuple(d["hist24"])
@@ -250,14 +292,21 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
     hist[int(math.floor((obs.ts % 86400) / 3600))] += 1
     hits = state.content_hits
     n_content = state.n_content
-    n_abuse = state.n_abuse
+    n_abuse, n_tested, abuse_keys = state.n_abuse, state.n_tested, state.abuse_keys
     if obs.content is not None:
         n_content += 1
         hits = tuple(
             h + int(float(obs.content.get(name, 0.0)) >= 0.5)
             for h, name in zip(hits, CONTENT_SIGNALS, strict=True)
         )
-        n_abuse += int(any(float(obs.content.get(name, 0.0)) >= 0.5 for name in _ABUSE_SIGNALS))
+        sure = any(float(obs.content.get(name, 0.0)) >= ABUSE_STRONG_AT for name in _ABUSE_SIGNALS)
+        # A sure hit sent again is the same evidence again (retries, a user pasting the prompt
+        # the content model disliked once more): it counts once.
+        if not (sure and obs.text_key is not None and obs.text_key in abuse_keys):
+            n_tested += 1
+            n_abuse += int(sure)
+            if sure:
+                abuse_keys = _add(abuse_keys, obs.text_key)
     templates = state.templates
     n_templated = state.n_templated
     if obs.template_id is not None:
@@ -278,6 +327,8 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
         n_multi=state.n_multi + int(_num(p, "n", 1.0) > 1),
         n_max_large=state.n_max_large + int(_num(p, "max_tokens", 0.0) >= 4000),
         n_predict=state.n_predict + int(obs.endpoint == "predict"),
+        n_pred_judged=state.n_pred_judged + int(obs.predict_outside is not None),
+        n_pred_outside=state.n_pred_outside + int(obs.predict_outside is True),
         first_t=obs.ts if state.first_t is None else state.first_t,
         last_t=obs.ts,
         gap_n=gap_n,
@@ -295,6 +346,8 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
         n_content=n_content,
         content_hits=hits,
         n_abuse=n_abuse,
+        n_tested=n_tested,
+        abuse_keys=abuse_keys,
         templates=templates,
         n_templated=n_templated,
     )
@@ -409,28 +462,58 @@ def _evidence(frame: AccountFrame) -> dict[str, Evidence]:
     return {d.name: d.evaluate(frame) for d in DETECTORS if d.name not in _SKIP_ONLINE}
 
 
-def abuse_llr(n_abuse: np.ndarray, n_content: np.ndarray) -> np.ndarray:
-    """Log-likelihood ratio of ``n_abuse`` jailbreak / injection / extraction hits among
-    ``n_content`` scored prompts: campaign rate against benign base rate (see the module
-    docstring). Grows by about 2.1 per hit and falls by about 0.46 per clean prompt."""
+def abuse_llr(n_abuse: np.ndarray, n_tested: np.ndarray) -> np.ndarray:
+    """Log-likelihood ratio of ``n_abuse`` sure jailbreak / injection / extraction hits among
+    ``n_tested`` counted prompts: campaign rate against benign base rate (see the module
+    docstring). Grows by about 3.7 per hit and falls by about 0.5 per other prompt."""
     k = np.asarray(n_abuse, dtype=np.float64)
-    n = np.asarray(n_content, dtype=np.float64)
+    n = np.asarray(n_tested, dtype=np.float64)
     p0, p1 = ABUSE_BASE_RATE, ABUSE_CAMPAIGN_RATE
     return np.asarray(
         k * math.log(p1 / p0) + (n - k) * math.log((1.0 - p1) / (1.0 - p0)), dtype=np.float64
     )
 
 
+def predict_llr(n_outside: np.ndarray, n_judged: np.ndarray) -> np.ndarray:
+    """Log-likelihood ratio of ``n_outside`` predict inputs outside the population's range
+    among ``n_judged``: extraction rate against the customers' rate. Grows by about 1.25 per
+    input outside, falls by about 0.33 per input inside."""
+    k = np.asarray(n_outside, dtype=np.float64)
+    n = np.asarray(n_judged, dtype=np.float64)
+    p0, p1 = PREDICT_BASE_RATE, PREDICT_CAMPAIGN_RATE
+    return np.asarray(
+        k * math.log(p1 / p0) + (n - k) * math.log((1.0 - p1) / (1.0 - p0)), dtype=np.float64
+    )
+
+
+def _predict_passed(states: Sequence[OnlineState]) -> np.ndarray:
+    judged = np.fromiter((s.n_pred_judged for s in states), np.float64, len(states))
+    llr = predict_llr(
+        np.fromiter((s.n_pred_outside for s in states), np.float64, len(states)), judged
+    )
+    return np.asarray((llr >= ABUSE_LLR_AT) & (judged >= PREDICT_MIN_QUERIES), dtype=bool)
+
+
 def _abuse_passed(states: Sequence[OnlineState], evidence: Mapping[str, Evidence]) -> np.ndarray:
     llr = abuse_llr(
         np.fromiter((s.n_abuse for s in states), np.float64, len(states)),
-        np.fromiter((s.n_content for s in states), np.float64, len(states)),
+        np.fromiter((s.n_tested for s in states), np.float64, len(states)),
     )
     ident = evidence.get("identity_risk")
     if ident is None:
         return np.zeros(len(states), dtype=bool)
     risk = np.where(np.isfinite(ident.scores), ident.scores, 0.0)
-    return np.asarray((llr >= ABUSE_LLR_AT) & (risk >= ABUSE_IDENTITY_AT), dtype=bool)
+    return np.asarray((llr >= abuse_bound(risk)) & (risk >= ABUSE_IDENTITY_AT), dtype=bool)
+
+
+def abuse_bound(identity_risk: np.ndarray) -> np.ndarray:
+    """The log-likelihood ratio the content test needs at this identity risk (see
+    ABUSE_IDENTITY_FULL): ABUSE_LLR_AT for a new weak account, up to ABUSE_LLR_EXTRA more
+    towards the gate."""
+    below = (ABUSE_IDENTITY_FULL - np.asarray(identity_risk, dtype=np.float64)) / (
+        ABUSE_IDENTITY_FULL - ABUSE_IDENTITY_AT
+    )
+    return np.asarray(ABUSE_LLR_AT + ABUSE_LLR_EXTRA * np.clip(below, 0.0, 1.0), dtype=np.float64)
 
 
 def score_state(state: OnlineState) -> OnlineScore:
@@ -445,11 +528,21 @@ def score_state(state: OnlineState) -> OnlineScore:
         reasons.extend(ev.reasons[0])
     if _abuse_passed([state], evidence)[0] and score < ABUSE_SCORE:
         score = ABUSE_SCORE
-        llr = float(abuse_llr(np.asarray([state.n_abuse]), np.asarray([state.n_content]))[0])
+        llr = float(abuse_llr(np.asarray([state.n_abuse]), np.asarray([state.n_tested]))[0])
         reasons.append(
-            f"sequential test: {state.n_abuse} of {state.n_content} scored prompts jailbreak, "
-            f"injection or extraction (log-likelihood ratio {llr:.1f} against a "
+            f"sequential test: {state.n_abuse} of {state.n_tested} scored prompts surely "
+            f"jailbreak, injection or extraction (log-likelihood ratio {llr:.1f} against a "
             f"{ABUSE_BASE_RATE:.0%} benign rate) on a new, weakly verified account"
+        )
+    if _predict_passed([state])[0] and score < ABUSE_SCORE:
+        score = ABUSE_SCORE
+        llr = float(
+            predict_llr(np.asarray([state.n_pred_outside]), np.asarray([state.n_pred_judged]))[0]
+        )
+        reasons.append(
+            f"sequential test: {state.n_pred_outside} of {state.n_pred_judged} predict inputs "
+            f"outside the range real clients send (log-likelihood ratio {llr:.1f} against a "
+            f"{PREDICT_BASE_RATE:.0%} rate for a customer)"
         )
     return OnlineScore(score, tuple(reasons))
 
@@ -463,7 +556,8 @@ def score_many(states: Sequence[OnlineState]) -> np.ndarray:
     evidence = _evidence(frame)
     logit, _ = account_logits(evidence, len(states))
     score = np.asarray(sigmoid(logit), dtype=np.float64)
-    return np.where(_abuse_passed(states, evidence), np.maximum(score, ABUSE_SCORE), score)
+    passed = _abuse_passed(states, evidence) | _predict_passed(states)
+    return np.where(passed, np.maximum(score, ABUSE_SCORE), score)
 
 
 LinkKey = tuple[str, str]

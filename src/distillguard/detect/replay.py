@@ -46,7 +46,8 @@ import structlog
 from distillguard.detect import online
 from distillguard.detect.engine import CONTENT_SIGNALS, ContentScorer, TemplateFn
 from distillguard.detect.overrides import find_override
-from distillguard.detect.queries import _TEXT, events_until
+from distillguard.detect.prediction.prada import PopulationStats, outside_range, range_reference
+from distillguard.detect.queries import _TEXT, PREDICT_QUERIES_SQL, events_until
 from distillguard.detect.verdicts import FlagPath
 from distillguard.identity.signup_risk import SignupRisk, score_signups_as_of
 
@@ -83,7 +84,7 @@ class ReplayOutcome:
 _EVENTS_SQL = """
 SELECT account_id, epoch(ts) AS t, endpoint, model, prompt_tokens, completion_tokens,
        client_ip, asn, country, client_fingerprint, CAST(params AS VARCHAR) AS params,
-       hash({text}) AS h
+       hash({text}) AS h, features
 FROM events WHERE epoch(ts) > {lo!r} AND epoch(ts) <= {hi!r}
 ORDER BY ts, request_id
 """
@@ -244,6 +245,21 @@ def _audited(cut: float, horizon_s: float | None) -> str:
     return f"(SELECT * FROM events WHERE epoch(ts) > {cut - horizon_s!r} AND epoch(ts) <= {cut!r})"
 
 
+def _predict_reference(con: Any, relation: str, per_account: int) -> PopulationStats | None:
+    """The range of predict inputs in ``relation`` (at most ``per_account`` per account, as
+    the audit takes them): what the gateway judges each predict input against until the next
+    audit. None when the relation holds no predict inputs."""
+    rows = con.sql(PREDICT_QUERIES_SQL.format(events=relation, per_account=per_account))
+    feats = [f for (f,) in rows.select("features").fetchall() if f]
+    if not feats:
+        return None
+    lengths: dict[int, int] = {}
+    for f in feats:
+        lengths[len(f)] = lengths.get(len(f), 0) + 1
+    dim = max(lengths.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    return range_reference(np.asarray([f for f in feats if len(f) == dim], dtype=np.float64))
+
+
 def _params(raw: str | None) -> Mapping[str, Any] | None:
     if not raw:
         return None
@@ -276,13 +292,16 @@ def replay_deployment(
     cuts = [c for c in (t0 + k * step for k in range(1, max(opts.replay_windows, 1))) if c < t1]
     lo = t0 - 1.0
     audit_s = 0.0
+    reference: PopulationStats | None = None
     for hi in [*cuts, t1]:
-        _online_window(con, lo, hi, accounts, content, carriers, links, first, opts)
+        _online_window(con, lo, hi, accounts, content, carriers, links, first, opts, reference)
         if hi < t1:
             t_audit = time.perf_counter()
-            sc = audit_at(_audited(hi, opts.replay_horizon_s))
+            audited = _audited(hi, opts.replay_horizon_s)
+            sc = audit_at(audited)
             if sc is not None:
                 links = _audit_window(sc, opts, accounts, carriers, first)
+            reference = _predict_reference(con, audited, opts.predict_per_account) or reference
             audit_s += time.perf_counter() - t_audit
         lo = hi
     windows = len(cuts)
@@ -318,8 +337,10 @@ def _online_window(
     links: online.ClusterLinks,
     first: dict[str, FirstFlag],
     opts: AuditOptions,
+    reference: PopulationStats | None,
 ) -> None:
-    """The gateway's per-request path for the events in (lo, hi]."""
+    """The gateway's per-request path for the events in (lo, hi]; predict inputs are judged
+    against ``reference``, the range of the last audit's predict inputs (none before it)."""
     table = con.sql(_EVENTS_SQL.format(text=_TEXT, lo=lo, hi=hi)).to_arrow_table()
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     due: list[tuple[str, float, online.OnlineState]] = []
@@ -368,6 +389,12 @@ def _online_window(
             )
             continue
         h = cols["h"][i]
+        feats = cols["features"][i]
+        outside = (
+            outside_range(np.asarray(feats, dtype=np.float64), reference)
+            if reference is not None and feats and cols["endpoint"][i] == "predict"
+            else None
+        )
         obs = online.Observation(
             ts=t,
             endpoint=cols["endpoint"][i],
@@ -381,6 +408,8 @@ def _online_window(
             params=_params(cols["params"][i]),
             country=cols["country"][i],
             client_fingerprint=cols["client_fingerprint"][i],
+            text_key=str(h) if h is not None else None,
+            predict_outside=outside,
         )
         a.state = online.fold(a.state, obs)
         if online.rescore_due(a.state, obs):

@@ -24,6 +24,7 @@ this signal only; limits, content and the enforcement list still apply).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing as mp
 import os
 import signal
@@ -159,6 +160,12 @@ def score_batch(
         # The prompt's template fingerprint is computed here, off the request path.
         text = obs.pop("text", None)
         obs["template_id"] = template_id(text) if template_id is not None and text else None
+        # The sequential content test counts a prompt sent again once (online.fold).
+        obs["text_key"] = (
+            hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()
+            if text
+            else None
+        )
         if model is not None and text and obs.get("content") is None:
             texts.append(text)
             slots.append(obs)

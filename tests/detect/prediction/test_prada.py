@@ -8,8 +8,10 @@ from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.prediction.detector import PredictionExtraction
 from distillguard.detect.prediction.prada import (
     min_distances,
+    outside_range,
     population_stats,
     prada_w,
+    range_reference,
     stream_stats,
 )
 
@@ -65,3 +67,21 @@ def test_detector_flags_the_extractor_among_natural_clients() -> None:
     assert by["extractor"] > 0.9
     assert max(v for k, v in by.items() if k != "extractor") < 0.3
     assert ev.reasons[ids.index("extractor")]
+
+
+def test_range_reference_keeps_a_discrete_dimensions_valid_values_in_range() -> None:
+    rng = np.random.default_rng(6)
+    # A flag that is 1 for 30% of inputs: its MAD is 0, so the MAD alone would put every
+    # input with the flag set "out of range".
+    x = np.column_stack([rng.normal(size=4000), (rng.uniform(size=4000) < 0.3).astype(float)])
+    ref = range_reference(x)
+    assert population_stats(x).scale[1] < 1e-3
+    assert outside_range(np.array([0.0, 1.0]), ref) is False
+    assert outside_range(np.array([6.0, 0.0]), ref) is True
+    assert outside_range(np.array([0.0, 0.5, 1.0]), ref) is None
+    # Natural inputs fall outside rarely, a sweep of the input space often.
+    natural = rng.normal(size=(300, 2))
+    natural[:, 1] = rng.uniform(size=300) < 0.3
+    sweep = rng.uniform(-8, 8, size=(300, 2))
+    share = lambda rows: np.mean([outside_range(r, ref) for r in rows])  # noqa: E731
+    assert share(natural) < 0.02 and share(sweep) > 0.4

@@ -12,6 +12,11 @@ Two tests per account, on its input vectors in arrival order:
   inputs fall far outside what real clients send, and how much wider its spread is. Uniform or
   grid sweeps of the input space pass PRADA's test but fail this one.
 
+The gateway runs the coverage test sequentially, one query at a time (``detect.online``): each
+predict input is judged against a :func:`range_reference` of the population's inputs
+(:func:`outside_range`), and a Wald test on the share of inputs outside it flags an account
+after a few dozen queries instead of waiting for an audit to see 20 to 60 of them.
+
 Evades it: an attacker who only replays natural inputs (public data from the same
 distribution); that needs a great many queries, which the volume evidence sees.
 """
@@ -27,8 +32,10 @@ __all__ = [
     "PopulationStats",
     "QueryStreamStats",
     "min_distances",
+    "outside_range",
     "population_stats",
     "prada_w",
+    "range_reference",
     "stream_stats",
 ]
 
@@ -104,3 +111,30 @@ def stream_stats(x: np.ndarray, pop: PopulationStats) -> QueryStreamStats:
     else:
         spread = float("nan")
     return QueryStreamStats(n, prada_w(x), ood, spread)
+
+
+_OUTSIDE_Z = 4.0
+
+
+def range_reference(x: np.ndarray) -> PopulationStats:
+    """The population's location and scale per dimension for judging one query at a time:
+    :func:`population_stats`, with each dimension's scale floored at its 10-90% range / 2.563
+    (the standard deviation for normal data). The MAD alone collapses on a discrete
+    dimension (flags, counts, categories with one common value), which would put every
+    customer's uncommon-but-valid value "out of range"; the decile range does not, and a
+    minority of accounts cannot move either. ``x`` should weigh accounts evenly (the audit
+    takes at most ``predict_per_account`` queries each), or a few heavy callers set the range.
+    Needs at least one row."""
+    pop = population_stats(x)
+    deciles = (np.quantile(x, 0.9, axis=0) - np.quantile(x, 0.1, axis=0)) / 2.563
+    return PopulationStats(median=pop.median, scale=np.maximum(pop.scale, deciles))
+
+
+def outside_range(x: np.ndarray, ref: PopulationStats) -> bool | None:
+    """Whether one input lies more than 4 robust standard deviations from the population's
+    median in some dimension (``ref`` from :func:`range_reference`); None when its length
+    is not the reference's."""
+    v = np.asarray(x, dtype=np.float64)
+    if v.ndim != 1 or v.shape[0] != ref.median.shape[0]:
+        return None
+    return bool((np.abs((v - ref.median) / ref.scale) > _OUTSIDE_Z).any())
