@@ -250,14 +250,18 @@ def _predict_reference(con: Any, relation: str, per_account: int) -> PopulationS
     the audit takes them): what the gateway judges each predict input against until the next
     audit. None when the relation holds no predict inputs."""
     rows = con.sql(PREDICT_QUERIES_SQL.format(events=relation, per_account=per_account))
-    feats = [f for (f,) in rows.select("features").fetchall() if f]
-    if not feats:
+    pairs = [(a, f) for a, f in rows.select("account_id, features").fetchall() if f]
+    if not pairs:
         return None
     lengths: dict[int, int] = {}
-    for f in feats:
+    for _, f in pairs:
         lengths[len(f)] = lengths.get(len(f), 0) + 1
     dim = max(lengths.items(), key=lambda kv: (kv[1], kv[0]))[0]
-    return range_reference(np.asarray([f for f in feats if len(f) == dim], dtype=np.float64))
+    keep = [(a, f) for a, f in pairs if len(f) == dim]
+    return range_reference(
+        np.asarray([f for _, f in keep], dtype=np.float64),
+        np.asarray([str(a) for a, _ in keep], dtype=object),
+    )
 
 
 def _params(raw: str | None) -> Mapping[str, Any] | None:

@@ -74,14 +74,27 @@ def test_range_reference_keeps_a_discrete_dimensions_valid_values_in_range() -> 
     # A flag that is 1 for 30% of inputs: its MAD is 0, so the MAD alone would put every
     # input with the flag set "out of range".
     x = np.column_stack([rng.normal(size=4000), (rng.uniform(size=4000) < 0.3).astype(float)])
-    ref = range_reference(x)
+    ref = range_reference(x, np.arange(4000) % 40)
     assert population_stats(x).scale[1] < 1e-3
     assert outside_range(np.array([0.0, 1.0]), ref) is False
-    assert outside_range(np.array([6.0, 0.0]), ref) is True
+    assert outside_range(np.array([9.0, 0.0]), ref) is True
     assert outside_range(np.array([0.0, 0.5, 1.0]), ref) is None
     # Natural inputs fall outside rarely, a sweep of the input space often.
     natural = rng.normal(size=(300, 2))
     natural[:, 1] = rng.uniform(size=300) < 0.3
-    sweep = rng.uniform(-8, 8, size=(300, 2))
+    sweep = rng.uniform(-16, 16, size=(300, 2))
     share = lambda rows: np.mean([outside_range(r, ref) for r in rows])  # noqa: E731
     assert share(natural) < 0.02 and share(sweep) > 0.4
+
+
+def test_range_reference_weighs_accounts_evenly() -> None:
+    rng = np.random.default_rng(7)
+    clients = rng.normal(size=(400, 1))  # 40 clients, 10 inputs each
+    heavy = rng.normal(30.0, 10.0, size=(4000, 1))  # two heavy callers, far off
+    x = np.vstack([clients, heavy])
+    accounts = np.concatenate([np.arange(400) % 40, 100 + np.arange(4000) % 2])
+    ref = range_reference(x, accounts)
+    # The heavy callers are most rows but two votes in 42: the range is the clients'.
+    assert abs(float(ref.median[0])) < 0.5 and float(ref.scale[0]) < 2.0
+    assert population_stats(x).median[0] > 20.0
+    assert outside_range(np.array([30.0]), ref) is True
