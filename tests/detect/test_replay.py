@@ -141,3 +141,32 @@ def test_signup_risk_counts_only_the_signups_made_before_the_first_request() -> 
         FakeStore(con), replay=True, options=AuditOptions(replay_windows=4, signup_flag_at=None)
     ).by_account()
     assert all(off[f"next{i}"].first_flagged_by is not FlagPath.SIGNUP for i in range(4))
+
+
+def test_predict_reference_weighs_every_account_the_same() -> None:
+    import duckdb
+    import numpy as np
+
+    from distillguard.detect.prediction.prada import outside_range
+    from distillguard.detect.replay import _predict_reference
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events (account_id VARCHAR, ts TIMESTAMP, request_id VARCHAR, "
+        "endpoint VARCHAR, features DOUBLE[])"
+    )
+    assert _predict_reference(con, "events", 400) is None
+    rng = np.random.default_rng(8)
+    rows = [(f"client{i % 30}", float(v)) for i, v in enumerate(rng.normal(size=300))]
+    # One heavy caller far off, more inputs than all clients together.
+    rows += [("heavy", float(v)) for v in rng.normal(40.0, 5.0, size=1000)]
+    for k, (acc, v) in enumerate(rows):
+        con.execute(
+            "INSERT INTO events VALUES (?, TIMESTAMP '2026-01-01' + to_seconds(?), ?, "
+            "'predict', [?, 1.0])",
+            [acc, k, f"r{k}", v],
+        )
+    ref = _predict_reference(con, "events", 400)
+    assert ref is not None and ref.median.shape == (2,)
+    assert outside_range(np.array([0.5, 1.0]), ref) is False
+    assert outside_range(np.array([40.0, 1.0]), ref) is True
