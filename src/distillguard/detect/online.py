@@ -362,8 +362,14 @@ def _content_hit(obs: Observation) -> bool:
 
 def rescore_due(state: OnlineState, obs: Observation) -> bool:
     """Whether the scorer recomputes the score after ``obs`` was folded into ``state``: on each
-    of an account's first requests, every RESCORE_EVERY requests and on every content hit."""
-    return state.n <= RESCORE_ALWAYS_UNTIL or state.n % RESCORE_EVERY == 0 or _content_hit(obs)
+    of an account's first requests, every RESCORE_EVERY requests, on every content hit and on
+    every predict input outside the population's range (the evidence the tests count)."""
+    return (
+        state.n <= RESCORE_ALWAYS_UNTIL
+        or state.n % RESCORE_EVERY == 0
+        or _content_hit(obs)
+        or obs.predict_outside is True
+    )
 
 
 def update(state: OnlineState, obs: Observation) -> tuple[OnlineState, OnlineScore]:
