@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from distillguard.detect.content import HEADS, SIGNALS, ContentModel
 from distillguard.detect.content.structural import STRUCTURAL_NAMES
 from distillguard.detect.content.training import (
     ATTACK_CUES,
     COMBINED_HEADS,
+    OVERALL_HEAD_FPR,
     TrainingConfig,
     _hard_negatives,
     assemble_corpus,
@@ -16,6 +18,7 @@ from distillguard.detect.content.training import (
     shared_targets,
     synthetic_targets,
     threshold_at_fpr,
+    with_thresholds,
 )
 
 BENIGN = [
@@ -77,6 +80,25 @@ def test_fit_learns_a_separating_model() -> None:
     assert scores.overall[0] > scores.overall[1]
     # no positive examples for rubric: a constant low score, not a crash
     assert (scores.rubric < 0.01).all()
+
+
+def test_any_attack_head_is_shifted_at_a_stricter_point_than_the_specific_heads() -> None:
+    texts = BENIGN + INJECTIONS
+    targets = np.stack(
+        [shared_targets("benign", "b") for _ in BENIGN]
+        + [shared_targets("injection", "i") for _ in INJECTIONS]
+    )
+    groups = ["b1", "b2", "b3"] * (len(BENIGN) // 3) + ["i1", "i2"] * (len(INJECTIONS) // 2)
+    weights = fit(texts, targets, groups, build_vocabulary(BENIGN, 1), TrainingConfig(folds=2))
+    benign = [f"{q} Please answer briefly, case {n}." for q in BENIGN[:8] for n in range(60)]
+    model = ContentModel.from_weights(with_thresholds(weights, benign))
+    raw = ContentModel.from_weights(weights).score(benign).as_dict()
+    combination = model.metadata["overall_combination"]
+    offsets = dict(zip(combination["heads"], combination["offsets"], strict=True))
+    for head in COMBINED_HEADS:
+        fpr = OVERALL_HEAD_FPR if head == "overall" else 0.01
+        p = threshold_at_fpr(raw[head], fpr)
+        assert offsets[head] == pytest.approx(np.log(p / (1 - p)), rel=1e-5, abs=1e-5), head
 
 
 def test_attack_cues_never_lower_the_attack_heads() -> None:

@@ -458,6 +458,33 @@ _PUNCT_RUN = re.compile(r"[\x00-\x1f!-/:-`{-\x7f]{2,}")
 _TAIL_CHARS = 80
 _TAIL_WORDS = 20
 
+# Function words of other languages written in Latin script. None is an English word, a
+# common name part or an attack name ("die", "dan", "con", "sin", "los", "mit", "dos" and
+# ".com" are left out), so English text and noise suffixes carry next to none of them, while a
+# prompt in German, Spanish, French, Portuguese, Italian, Dutch, Indonesian or Turkish is full
+# of them.
+_FOREIGN_WORDS = (
+    "und der das ist nicht ich sich ein eine auf für dem wie auch noch oder wenn werden sind "
+    "bei nach zu "
+    "el la de que y en es una para por como más pero este esta porque cuando muy sobre también "
+    "le les et est du pour dans qui sur pas au avec ce il elle sont mais je nous vous leur "
+    "não ao você seu sua "
+    "di che è della sono questo gli anche "
+    "het een niet zijn ik "
+    "yang ini untuk dengan itu dari tidak akan saya dalam bisa atau ke pada juga "
+    "bir ve bu için ile çok gibi"
+)
+_FOREIGN_HASHES = np.unique(hash_text(_FOREIGN_WORDS).word_hash)
+# A text counts as foreign when a fifth of its words are such function words, or half of its
+# characters are outside ASCII (another script): its "unknown" words are then words of that
+# language, not noise, and the dictionary features are scaled down by that much.
+_FOREIGN_SHARE = 0.2
+_FOREIGN_SCRIPT = 0.5
+
+
+def _foreign(word_share: float, non_ascii: float) -> float:
+    return min(max(word_share / _FOREIGN_SHARE, non_ascii / _FOREIGN_SCRIPT), 1.0)
+
 
 def _in_vocabulary(
     words: npt.NDArray[np.uint64], vocabulary: npt.NDArray[np.uint64]
@@ -612,9 +639,16 @@ def _numeric_one(
             counted = ascii_word & (lengths >= 3)
             long_words = int(np.count_nonzero(ascii_word & (lengths > 15)))
         unknown = ~_in_vocabulary(batch.word_hash, vocabulary) & counted
-        out[2] = int(np.count_nonzero(unknown)) / max(int(np.count_nonzero(counted)), 1)
-        out[3] = int(np.count_nonzero(unknown[-_TAIL_WORDS:])) / max(
-            int(np.count_nonzero(counted[-_TAIL_WORDS:])), 1
+        foreign = _foreign(
+            int(np.count_nonzero(_in_vocabulary(batch.word_hash, _FOREIGN_HASHES))) / n_words,
+            float(out[4]),
+        )
+        out[2] = (1.0 - foreign) * (
+            int(np.count_nonzero(unknown)) / max(int(np.count_nonzero(counted)), 1)
+        )
+        out[3] = (1.0 - foreign) * (
+            int(np.count_nonzero(unknown[-_TAIL_WORDS:]))
+            / max(int(np.count_nonzero(counted[-_TAIL_WORDS:])), 1)
         )
         out[8] = long_words / n_words
 
@@ -707,6 +741,7 @@ def structural_features(
                     doc_of_word + 2 * n,
                     doc_of_word + 3 * n,
                     doc_of_word + 4 * n,
+                    doc_of_word + 5 * n,
                 ]
             ),
             weights=np.concatenate(
@@ -716,11 +751,16 @@ def structural_features(
                     unknown & in_tail,
                     counted & in_tail,
                     ascii_word & (lengths > 15),
+                    _in_vocabulary(batch.word_hash, _FOREIGN_HASHES),
                 ]
             ),
-            minlength=5 * n,
-        ).reshape(5, n)
-        out[:, f + 2] = per_doc[0] / np.maximum(per_doc[1], 1)
-        out[:, f + 3] = per_doc[2] / np.maximum(per_doc[3], 1)
+            minlength=6 * n,
+        ).reshape(6, n)
+        share = per_doc[5] / np.maximum(n_words, 1)
+        foreign = np.minimum(
+            np.maximum(share / _FOREIGN_SHARE, out[:, f + 4] / _FOREIGN_SCRIPT), 1.0
+        ) * (n_words > 0)
+        out[:, f + 2] = (1.0 - foreign) * per_doc[0] / np.maximum(per_doc[1], 1)
+        out[:, f + 3] = (1.0 - foreign) * per_doc[2] / np.maximum(per_doc[3], 1)
         out[:, f + 8] = per_doc[4] / np.maximum(n_words, 1)
     return out

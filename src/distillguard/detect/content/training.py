@@ -45,6 +45,7 @@ __all__ = [
     "COMBINED_HEADS",
     "EXTRACTION_SOURCES",
     "HARD_NEGATIVE_CUES",
+    "OVERALL_HEAD_FPR",
     "POOL_NEGATIVES",
     "SYNTH_PER_FAMILY",
     "Corpus",
@@ -63,8 +64,13 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-POOL_NEGATIVES = 0
-"""Benign-pool prompts (training half, see :func:`pool_half`) added as negatives."""
+POOL_NEGATIVES = 1000
+"""Benign-pool prompts (training half, see :func:`pool_half`) added as negatives: every one
+that carries an attack cue (about 880), then a random draw (see :func:`_hard_negatives`). With
+the other-language gate of the dictionary features the 1% threshold on dev is no longer set
+by German or Indonesian prompts, so it drops, and English eval-harness prompts (MMLU above
+all) took its place among the false positives; these negatives teach the heads otherwise
+(model card, issue #4)."""
 
 
 def pool_half(text: str) -> str:
@@ -524,6 +530,15 @@ def train_model(
 COMBINED_HEADS = ("jailbreak", "injection", "extraction", "overall")
 """Heads whose threshold-shifted logits are maxed into the shipped ``overall`` score."""
 
+OVERALL_HEAD_FPR = 0.002
+"""False-positive rate on dev benign at which the any-attack head's logit is shifted to 0 in
+the ``overall`` maximum (the specific heads use 1%). That head is trained on every signal,
+harvest requests included, and most of its benign false positives are long prompts that
+mention rubrics, training data or reasoning: at 1% it set the combined threshold for everyone.
+Kept at a stricter point it still flags clear reasoning-harvest and rubric requests in
+``overall``, and the specific heads, which generalise better to unseen attack sources, decide
+the rest (model card, issue #4)."""
+
 
 def _replace(
     weights: ModelWeights, thresholds: npt.NDArray[np.float32], metadata: dict[str, Any]
@@ -543,13 +558,20 @@ def _replace(
 def with_thresholds(weights: ModelWeights, benign: Sequence[str]) -> ModelWeights:
     """Set every head's 1%-false-positive threshold on ``benign`` texts, and the ``overall``
     combination (see :mod:`distillguard.detect.content.scorer`): each combined head's logit is
-    shifted by the logit of its own threshold, and ``overall``'s threshold is then set on the
-    combined score."""
+    shifted by the logit of its own threshold (the any-attack head's at
+    :data:`OVERALL_HEAD_FPR`), and ``overall``'s threshold is then set on the combined score."""
     meta = {k: v for k, v in weights.metadata.items() if k != "overall_combination"}
     raw = ContentModel.from_weights(_replace(weights, weights.thresholds, meta))
     scores = raw.score(benign).as_dict()
     thresholds = np.array([threshold_at_fpr(scores[name]) for name in HEADS], dtype=np.float32)
-    p = np.clip(np.array([thresholds[HEADS.index(h)] for h in COMBINED_HEADS]), 1e-12, 1 - 1e-12)
+    strict = threshold_at_fpr(scores["overall"], OVERALL_HEAD_FPR)
+    p = np.clip(
+        np.array(
+            [strict if h == "overall" else thresholds[HEADS.index(h)] for h in COMBINED_HEADS]
+        ),
+        1e-12,
+        1 - 1e-12,
+    )
     meta["overall_combination"] = {
         "heads": list(COMBINED_HEADS),
         "offsets": [float(x) for x in np.log(p / (1.0 - p))],
