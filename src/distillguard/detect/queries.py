@@ -111,6 +111,8 @@ acct AS (
            avg(pt) AS mean_prompt_tokens, avg(ct) AS mean_completion_tokens,
            sum(pt + ct) AS total_tokens,
            avg(CASE WHEN has_ct THEN 1.0 ELSE 0.0 END) AS share_has_tokens,
+           avg(CASE WHEN asn IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share_has_asn,
+           avg(CASE WHEN country IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share_has_country,
            avg(CASE WHEN ct >= 1000 THEN 1.0 ELSE 0.0 END) AS share_long_completion,
            avg(CASE WHEN effort IN ('high', 'max', 'maximum') THEN 1.0 ELSE 0.0 END)
                AS share_reasoning_high,

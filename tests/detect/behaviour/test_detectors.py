@@ -81,6 +81,30 @@ def test_volume_shape_catches_long_completion_harvest_not_short_batch_jobs() -> 
     assert any("1800" in r for r in ev.reasons[list(f.ids).index("harvester")])
 
 
+def test_volume_shape_without_token_counts_counts_volume_at_half_strength() -> None:
+    f = frame(
+        {
+            "harvester": {"n_events": 5000, "active_hours": 20, "share_has_tokens": 0.0},
+            "person": {"n_events": 40, "active_hours": 8, "share_has_tokens": 0.0},
+            "predict": {
+                "n_events": 3000, "active_hours": 20, "share_has_tokens": 0.0,
+                "share_predict": 1.0,
+            },
+            "logged": {
+                "n_events": 3000, "active_hours": 20, "share_has_tokens": 1.0,
+                "mean_completion_tokens": 120, "share_long_completion": 0.0,
+            },
+        }
+    )  # fmt: skip
+    ev = VolumeShape().evaluate(f)
+    by = dict(zip(f.ids, ev.scores, strict=True))
+    assert by["harvester"] == 0.5
+    assert by["person"] == 0.0
+    assert by["predict"] == 0.0  # predictions have no completion: nothing is missing
+    assert by["logged"] < 0.1  # short completions counted: the shape speaks
+    assert any("no token counts" in r for r in ev.reasons[list(f.ids).index("harvester")])
+
+
 def test_reasoning_params_reads_shares_and_ignores_default_parameters() -> None:
     f = frame(
         {
@@ -159,6 +183,22 @@ def test_infra_diversity_separates_proxy_rotation_from_a_mobile_user() -> None:
     s = dict(zip(f.ids, InfraDiversity().evaluate(f).scores, strict=True))
     assert s["proxy"] == 1.0
     assert s["mobile"] == 0.0
+
+
+def test_infra_diversity_without_asns_counts_networks_from_prefixes() -> None:
+    f = frame(
+        {
+            "rotator": {"n_events": 3000, "n_subnets": 40, "n_asns": 0, "share_has_asn": 0.0},
+            "phone": {"n_events": 30, "n_subnets": 8, "n_asns": 0, "share_has_asn": 0.0},
+            "logged": {"n_events": 3000, "n_subnets": 40, "n_asns": 1, "share_has_asn": 1.0},
+        }
+    )  # fmt: skip
+    ev = InfraDiversity().evaluate(f)
+    s = dict(zip(f.ids, ev.scores, strict=True))
+    assert s["rotator"] == 1.0
+    assert s["phone"] == 0.0
+    assert s["logged"] == 0.0  # one network per its ASNs: a carrier's many prefixes
+    assert any("no ASNs" in r for r in ev.reasons[list(f.ids).index("rotator")])
 
 
 def test_identity_risk_fresh_unverified_vs_aged_organisation_and_missing_records() -> None:

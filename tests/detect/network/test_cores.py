@@ -74,3 +74,40 @@ def test_a_member_tied_only_by_addresses_must_do_what_its_cluster_does() -> None
     assert part[0] > 0.8
     assert part[2] < 0.35  # swept tasks, as many customers do, but did not chase
     assert part[3] == 0.8  # tied by a card or a template: either behaviour counts
+
+
+def test_in_a_cluster_that_does_both_either_behaviour_is_taking_part() -> None:
+    label = np.zeros(3, dtype=np.int64)
+    both = {0: Collective(1.0, 0.7, 0.95, 40, ())}  # chased the release *and* swept tasks
+    chase = np.array([0.0, 0.9, 0.0])
+    coverage = np.array([1.0, 0.0, 0.1])
+    part = aligned_participation(label, both, chase, coverage, np.zeros(3))
+    assert part[0] == 1.0  # swept the task space like the rest, kept to the old model
+    assert part[1] == 0.9
+    assert part[2] < 0.15  # did neither
+
+
+def test_rare_address_dominated_by_participants_ties_them_into_a_core() -> None:
+    """Six participants and one bystander share an operator address (too many for its link to
+    survive); a VPN exit shared by four participants and eight strangers ties nobody."""
+    n = 30
+    operator = np.array([0, 1, 2, 3, 4, 5, 6])
+    vpn = np.array([10, 11, 12, 13, 20, 21, 22, 23, 24, 25, 26, 27])
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.array([20]),
+        dst=np.array([21]),
+        weight=np.array([0.3]),
+        specific=np.zeros(1),
+        groups=(operator, vpn),
+    )
+    comm = Communities(np.full(n, -1, dtype=np.int64), np.zeros(n), {}, {}, np.zeros(n))
+    joint = np.zeros(n)
+    joint[[0, 1, 2, 3, 4, 5, 10, 11, 12, 13]] = 0.8
+    out = carve_cores(graph, comm, joint)
+    core = out.label[0]
+    assert core >= 0
+    assert set(np.flatnonzero(out.label == core).tolist()) == {0, 1, 2, 3, 4, 5}
+    assert (out.label[[10, 11, 12, 13]] < 0).all()
+    assert (out.strength_all[:6] > 0.9).all()  # tied to five others at 0.8 * 6/7 each
+    assert (out.strength[:6] == 0.0).all()  # an address is no specific link

@@ -167,3 +167,14 @@ def test_template_link_keys_name_the_template_and_its_size() -> None:
     assert set(keys) == set(range(6))
     value = keys[0][0]
     assert value.startswith("tpl:") and "(6 accounts)" in value and "methodical analyst" in value
+
+
+def test_addresses_shared_by_three_or_more_are_kept_as_groups_however_weak() -> None:
+    rows = [*range(30), 40, 41, 50, 51, 52, 50, 51, 52]
+    kinds = ["ip"] * 32 + ["ip"] * 3 + ["device"] * 3
+    values = ["exit"] * 30 + ["pair", "pair"] + ["trio"] * 3 + ["dev"] * 3
+    g = build_links(np.array(rows), np.array(kinds), np.array(values), 60)
+    groups = sorted(tuple(m.tolist()) for m in g.groups)
+    assert groups == [tuple(range(30)), (50, 51, 52)]  # not the pair, not the device
+    strangers = (g.src < 30) & (g.dst < 30)
+    assert not strangers.any()  # one exit shared by thirty links nobody

@@ -54,6 +54,8 @@ def _pct(x: float) -> str:
 class VolumeShape:
     """Harvesting volume: many requests with long completions (distillation wants long,
     complete answers). Enterprise batch jobs also send volume, so alone this is weak evidence.
+    A log without token counts (``share_has_tokens`` 0 on text traffic) leaves the shape
+    unknown: the volume alone then counts, at half strength, and the reason says so.
     Evades it: many accounts with small volumes each (the network detector covers that)."""
 
     name: ClassVar[str] = "volume_shape"
@@ -71,8 +73,19 @@ class VolumeShape:
         shape = np.maximum(ramp(ct, 400.0, 1500.0), ramp(long_share, 0.2, 0.7))
         vol = np.maximum(ramp(np.log10(np.maximum(n, 1.0)), 2.0, 3.5), ramp(per_hour, 30, 300))
         scores = shape * (0.4 + 0.6 * vol)
+        # Prediction and embedding requests have no completion; only text traffic logged
+        # without any token count has an unknown shape (a column never computed, as in the
+        # online scorer's frames, means the counts are there).
+        text = 1.0 - _nz(frame.col("share_predict")) - _nz(frame.col("share_embeddings"))
+        no_tokens = (frame.col("share_has_tokens") == 0.0) & (text > 0.5)
+        scores = np.where(no_tokens, 0.5 * vol, scores)
 
         def why(i: int) -> tuple[str, ...]:
+            if no_tokens[i]:
+                return (
+                    f"{int(n[i])} requests ({per_hour[i]:.0f}/active hour); completion length "
+                    "unknown (the log has no token counts)",
+                )
             return (
                 f"{int(n[i])} requests ({per_hour[i]:.0f}/active hour), mean completion "
                 f"{ct[i]:.0f} tokens, {_pct(long_share[i])} over 1,000 tokens",
@@ -292,8 +305,11 @@ class ReleaseChasing:
 class InfraDiversity:
     """Proxy rotation: requests spread over many networks, countries and device fingerprints.
     Mobile users change addresses within one carrier; rotating residential proxies cross
-    networks and countries. Evades it: one stable address per account (the network detector
-    then links the accounts that share it)."""
+    networks and countries. A log without ASNs (``share_has_asn`` 0) counts networks from the
+    /24 (IPv6 /48) prefixes instead, a third of their count: a phone or a home line moves
+    within a few prefixes of its carrier, a rotating proxy crosses dozens.
+    Evades it: one stable address per account (the network detector then links the accounts
+    that share it)."""
 
     name: ClassVar[str] = "infra_diversity"
     needs: ClassVar[frozenset[str]] = frozenset(
@@ -308,6 +324,9 @@ class InfraDiversity:
         countries = _nz(frame.col("n_countries"))
         subnets = _nz(frame.col("n_subnets"))
         fps = _nz(frame.col("n_fingerprints"))
+        # A column never computed (the online scorer's frames) means the ASNs are there.
+        no_asn = frame.col("share_has_asn") == 0.0
+        asns = np.where(no_asn, subnets / 3.0, asns)
         rotation = ramp(subnets / n, 0.3, 0.8) * ramp(n, 4.0, 10.0)
         spread = np.maximum(ramp(asns, 3.0, 10.0), ramp(countries, 2.0, 5.0))
         devices = ramp(fps, 3.0, 8.0)
@@ -316,6 +335,11 @@ class InfraDiversity:
         )
 
         def why(i: int) -> tuple[str, ...]:
+            if no_asn[i]:
+                return (
+                    f"{int(n[i])} requests from {int(subnets[i])} subnets (the log has no ASNs), "
+                    f"{int(countries[i])} countries, {int(fps[i])} device fingerprints",
+                )
             return (
                 f"{int(n[i])} requests from {int(subnets[i])} subnets in {int(asns[i])} "
                 f"networks and {int(countries[i])} countries, {int(fps[i])} device fingerprints",

@@ -16,6 +16,7 @@ __all__ = [
     "hour_entropy",
     "local_night_share",
     "offsets_for",
+    "quietest_window_share",
 ]
 
 # Standard-time UTC offsets (hours) of the most common countries; others count as 0 (UTC),
@@ -43,18 +44,35 @@ def local_night_share(hist_utc: np.ndarray, offsets_h: np.ndarray) -> np.ndarray
     """Share of each account's requests sent between 01:00 and 05:59 local time.
 
     ``hist_utc`` has shape (accounts, 24): request counts per UTC hour of day. A uniform,
-    round-the-clock account scores 5/24 ≈ 0.21; a daytime human, a few percent. NaN where the
-    offset is unknown.
+    round-the-clock account scores 5/24 ≈ 0.21; a daytime human, a few percent. Where the
+    offset is unknown (a log without countries and no account records), the share in the
+    account's *quietest* five consecutive hours: a lower bound on its night share whatever its
+    time zone, so a person who sleeps somewhere scores about 0 and only a round-the-clock
+    sender scores. NaN without requests.
     """
     n = hist_utc.shape[0]
     out = np.full(n, np.nan)
     totals = hist_utc.sum(axis=1)
     for i in range(n):
-        if not np.isfinite(offsets_h[i]) or totals[i] <= 0:
+        if totals[i] <= 0:
+            continue
+        if not np.isfinite(offsets_h[i]):
+            out[i] = quietest_window_share(hist_utc[i])
             continue
         local = np.roll(hist_utc[i], int(round(offsets_h[i])))
         out[i] = local[1:6].sum() / totals[i]
     return out
+
+
+def quietest_window_share(hist: np.ndarray, hours: int = 5) -> float:
+    """Share of a 24-bin hour-of-day histogram in its quietest ``hours`` consecutive hours
+    (wrapping around midnight); 0 for an empty histogram."""
+    h = np.asarray(hist, dtype=np.float64)
+    total = float(h.sum())
+    if total <= 0:
+        return 0.0
+    windows = np.convolve(np.concatenate([h, h[: hours - 1]]), np.ones(hours), mode="valid")
+    return float(windows.min() / total)
 
 
 def hour_entropy(hist_utc: np.ndarray) -> np.ndarray:

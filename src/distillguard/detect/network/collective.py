@@ -132,12 +132,14 @@ def aligned_participation(
 
     A member tied to its cluster by strong specific links (``specific[i]`` > 0.5: a card, a device,
     a template) takes part through either behaviour (the larger of chase and coverage). A member
-    tied only by shared addresses must do what the cluster does: its chase and coverage averaged
-    with the weights the cluster's own shares earn in :func:`collective_evidence`
-    (``ramp(chase_share, 0.35, 0.6)``, ``ramp(coverage_share, 0.55, 0.8)``), so a customer behind
-    a shared VPN exit who sweeps tasks, as many do, takes little part in a cluster that above
-    all moved to the new release together. Outside clusters with collective evidence: the
-    larger of the two."""
+    tied only by shared addresses must do what the cluster does: the larger of its chase and
+    coverage, each weighted by how clearly the cluster does it (the weights the cluster's own
+    shares earn in :func:`collective_evidence`, ``ramp(chase_share, 0.35, 0.6)`` and
+    ``ramp(coverage_share, 0.55, 0.8)``, relative to the larger). So a customer behind a shared
+    VPN exit who sweeps tasks, as many do, takes little part in a cluster that above all moved
+    to the new release together, while in a cluster that does both, a member that sweeps like
+    the rest but kept to the old model (an operator moves only part of its fleet) takes full
+    part. Outside clusters with collective evidence: the larger of the two."""
     cov = np.nan_to_num(coverage)
     either = np.fmax(chase, cov)
     out = either.copy()
@@ -147,7 +149,7 @@ def aligned_participation(
         if w_chase + w_cov <= 0:
             continue
         rows = label == c
-        out[rows] = (w_chase * chase[rows] + w_cov * cov[rows]) / (w_chase + w_cov)
+        out[rows] = np.fmax(w_chase * chase[rows], w_cov * cov[rows]) / max(w_chase, w_cov)
     if specific is not None:
         out = np.where(np.nan_to_num(specific) > 0.5, either, out)
     return np.asarray(out)

@@ -80,34 +80,65 @@ def carve_cores(
     keep: Iterable[int] = (),
     min_joint: float = 0.5,
     min_size: int = 4,
+    min_group_share: float = 0.5,
 ) -> Communities:
     """``comm`` with each *core* made a community of its own: a connected group of at least
-    ``min_size`` accounts, linked directly to each other (by links of any kind), whose
-    ``joint[i]`` (an account's part in *both* collective behaviours, e.g. ``min(chase,
-    coverage)``) reaches ``min_joint``. Members of the communities in ``keep`` (those whose
-    collective behaviour already shows as a whole) stay where they are.
+    ``min_size`` accounts whose ``joint[i]`` (an account's part in *both* collective
+    behaviours, e.g. ``min(chase, coverage)``) reaches ``min_joint``, tied to each other by
+    direct links (of any kind) or by *rare infrastructure they dominate*: an address or subnet
+    of ``graph.groups`` (shared by three to a few hundred accounts) at least
+    ``min_group_share`` of whose users take part, which ties its participants together with
+    weight ``0.8 * share`` (the address link's alpha times how exclusively harvesters use it).
+    Members of the communities in ``keep`` (those whose collective behaviour already shows as
+    a whole) stay where they are.
 
     A low-and-slow fleet sends through the same commercial proxies and VPN exits as hundreds
     of customers, so modularity puts its accounts in big communities of strangers where they
     are a minority and the community's collective shares stay low. Doing both things a
     harvesting job does (moving to a new release within a day *and* sweeping the task space) is
     rare among customers (a few percent in the tuning worlds, researchers most); several such
-    accounts linked to each other are the job showing through.
+    accounts linked to each other are the job showing through. An operator that sends only a
+    trickle through its own egress addresses leaves no link strong enough to survive the
+    document-frequency weighting (one address shared by thirty accounts looks like a VPN exit),
+    but a VPN exit's thirty users are strangers who mostly do neither, while the operator's
+    address is used by its fleet alone.
     """
-    part = np.nan_to_num(joint) >= min_joint
+    part_any = np.nan_to_num(joint) >= min_joint
     kept = np.isin(comm.label, np.asarray(sorted(set(keep)), dtype=np.int64))
-    part &= ~kept
+    part = part_any & ~kept
+    n = graph.n_accounts
     sel = part[graph.src] & part[graph.dst]
-    if not sel.any():
+    g_keys: list[np.ndarray] = []
+    g_weights: list[np.ndarray] = []
+    for members in graph.groups:
+        share = float(part_any[members].mean())
+        tied = members[part[members]]
+        if tied.shape[0] < min_size or share < min_group_share:
+            continue
+        a, b = np.triu_indices(tied.shape[0], k=1)
+        g_keys.append(np.minimum(tied[a], tied[b]) * n + np.maximum(tied[a], tied[b]))
+        g_weights.append(np.full(a.shape[0], 0.8 * share))
+    if not sel.any() and not g_keys:
         return comm
+    src, dst, weight, specific = graph.src, graph.dst, graph.weight, graph.specific
+    if g_keys:
+        # Add the infrastructure ties (the stronger where a pair is linked already).
+        keys = np.concatenate([src * n + dst, *g_keys])
+        w = np.concatenate([weight, *g_weights])
+        spec = np.concatenate([specific, *(np.zeros(k.shape[0]) for k in g_keys)])
+        order = np.lexsort((-w, keys))
+        keys, w, spec = keys[order], w[order], spec[order]
+        first = np.concatenate([[True], keys[1:] != keys[:-1]])
+        keys, weight, specific = keys[first], w[first], spec[first]
+        src, dst = keys // n, keys % n
+        graph = LinkGraph(n, src, dst, weight, specific, {}, graph.shared, graph.groups)
+        sel = part[src] & part[dst]
     nodes = np.flatnonzero(part)
-    local = np.full(graph.n_accounts, -1, dtype=np.int64)
+    local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(nodes.shape[0])
     g = ig.Graph(
         n=nodes.shape[0],
-        edges=list(
-            zip(local[graph.src[sel]].tolist(), local[graph.dst[sel]].tolist(), strict=True)
-        ),
+        edges=list(zip(local[src[sel]].tolist(), local[dst[sel]].tolist(), strict=True)),
     )
     label = comm.label.copy()
     offset = int(label.max()) + 1 if label.size else 0

@@ -79,7 +79,10 @@ class LinkGraph:
     (which strangers share through public proxies and VPN exits): only these lift a member's
     score, while all links shape the clusters; ``by_kind`` the per-kind strength s_k of each
     edge (same order);
-    ``shared`` per kind, the values each account shares with somebody (for evidence).
+    ``shared`` per kind, the values each account shares with somebody (for evidence);
+    ``groups`` the accounts behind each address or subnet shared by three to
+    ``max_df_overlap`` accounts, however weak the links it makes (the rare infrastructure a
+    fleet shares: ``communities.carve_cores`` asks whether its users behave as one job).
     """
 
     n_accounts: int
@@ -89,6 +92,7 @@ class LinkGraph:
     specific: np.ndarray = field(default_factory=lambda: np.zeros(0))
     by_kind: dict[str, np.ndarray] = field(default_factory=dict)
     shared: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
+    groups: tuple[np.ndarray, ...] = ()
 
 
 def _pairs_for_group(members: np.ndarray, max_pairs_df: int, chain: int) -> np.ndarray:
@@ -168,6 +172,7 @@ def build_links(
     per_kind: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     ip_jaccard: tuple[np.ndarray, np.ndarray] | None = None
     shared: dict[str, dict[int, tuple[str, ...]]] = {}
+    groups: list[np.ndarray] = []
     kinds = np.asarray(kinds, dtype=object)
     values = np.asarray(values, dtype=object)
     account_rows = np.asarray(account_rows, dtype=np.int64)
@@ -195,6 +200,8 @@ def build_links(
             members = np.unique(rows_sorted[s:e])
             df = members.shape[0]
             too_common = kind in _INFRA and df > max_df_infra
+            if overlap and 3 <= df <= max_df_overlap:
+                groups.append(members)
             if df < 2 or (too_common and not (overlap and df <= max_df_overlap)):
                 continue
             pairs = _pairs_for_group(
@@ -225,7 +232,7 @@ def build_links(
 
     if not per_kind:
         empty = np.zeros(0, dtype=np.int64)
-        return LinkGraph(n, empty, empty, np.zeros(0), np.zeros(0), {}, shared)
+        return LinkGraph(n, empty, empty, np.zeros(0), np.zeros(0), {}, shared, tuple(groups))
     keys_arr = np.unique(np.concatenate([k for k, _ in per_kind.values()]))
     src = keys_arr // n
     dst = keys_arr % n
@@ -271,6 +278,7 @@ def build_links(
         (1.0 - keep_specific)[keep],
         {k: v[keep] for k, v in by_kind.items()},
         shared,
+        tuple(groups),
     )
 
 
