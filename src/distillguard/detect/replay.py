@@ -26,9 +26,16 @@ are never flagged by any path (the gateway honours the same list).
 
 Cost: one pass over the events in time order in Python (the online fold, a dict lookup for the
 links) plus one audit per window. The gateway scores every prompt with the content model; the
-replay scores a deterministic hash sample of the distinct prompts (``online_texts_budget``, all
-of them when the log holds fewer) and treats the other requests as unscored, as a gateway that
-scores a sample of prompts would: the stats say what share was scored.
+replay scores each distinct prompt once, up to ``online_texts_budget`` of them (beyond it a
+deterministic hash sample, the other requests unscored, as a gateway that scores a sample of
+prompts would: the stats say what share was scored). Scoring all of them costs about 50 us per
+distinct prompt in batch (7-8 s for the 130-160 thousand of a 1,500-account tuning world), and
+a sample understates the online path: with every prompt scored, the content test flags a
+jailbreak campaign after a median 4-6 requests instead of 15-23.
+
+Predict inputs are judged against the range of the predict inputs the last audit read
+(``prediction.prada.range_reference``, every account weighing the same), what the gateway would
+load from that audit; before the first audit there is none and the predict test waits.
 """
 
 from __future__ import annotations
