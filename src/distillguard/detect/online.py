@@ -9,7 +9,8 @@ equals its batch score before the network stage (a test replays one against the 
 
 What the online scorer cannot see: the account network (clusters come from the audit's
 enforcement list), release chasing (needs the whole population), capability coverage (needs the
-prompt text, which the gateway does not keep per account) and PRADA (needs the input vectors).
+prompt text, which the gateway does not keep per account) and PRADA's distance test (needs
+each account's past input vectors; the coverage half runs online, below).
 Distinct-value counts are exact up to :data:`MAX_DISTINCT` values and saturate there.
 
 One rule is online only, a sequential test for content abuse (:func:`abuse_llr`): the batch
@@ -26,6 +27,13 @@ an established or verified customer's content is left to the audit. A
 sent-again prompt that already counted as a hit is not new evidence and is skipped (a user
 retrying the request the content model disliked). A passing test lifts the score to
 ``ABUSE_SCORE`` (the policy challenges, i.e. asks to verify).
+
+A second sequential test watches ``predict`` calls (:func:`predict_llr`): the share of an
+account's inputs outside the population's range (``Observation.predict_outside``, judged by the
+caller against the last audit's ``prediction.prada.range_reference``), customer rate against
+extraction-sweep rate, same bound, no identity gate (the rates separate established customers
+too), lifting the score to ``ABUSE_SCORE`` as well (the policy challenges a weakly verified
+account and degrades a verified one's outputs).
 
 ``update`` is ``fold`` (the aggregates) then, when ``rescore_due``, ``score_state``; a replay of
 many accounts (``detect.replay``) folds the same way and scores the due states together with
