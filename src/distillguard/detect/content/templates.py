@@ -19,7 +19,10 @@ values (questions, names, numbers, documents). Two tools find them:
   at least two accounts of more than one org, and by hardly anybody else (most accounts that
   ever use its words stamp it), so a public template that many strangers use now and then
   (a benchmark harness, a framework's default prompt) and one team's in-house tool are not
-  evidence. The network stage links the accounts that share one.
+  evidence. Nor is a template whose prompts are mostly attacks (``attack`` scores from the
+  content model): jailbreak and injection texts circulate publicly, and red-team vendors,
+  researchers and attackers all send the same ones verbatim, so sharing one says nothing about
+  who runs the accounts. The network stage links the accounts that share one.
 
 Known to evade: an operator who paraphrases the template per request (an LLM rewriting each
 prompt) defeats both; so does interleaving the template with long slot values such that fewer
@@ -40,7 +43,14 @@ import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["SharedTemplate", "group_templates", "mask", "shared_templates", "template_id"]
+__all__ = [
+    "SharedTemplate",
+    "group_templates",
+    "link_values",
+    "mask",
+    "shared_templates",
+    "template_id",
+]
 
 # (guard, pattern, replacement): a pattern only runs when its cheap substring guard is in
 # the text (most prompts have no URL, e-mail or quote), which keeps template_id per request
@@ -239,6 +249,8 @@ def shared_templates(
     exclusivity: float = 0.7,
     max_population: float = 0.05,
     min_cap: int = 10,
+    attack: Sequence[float] | npt.NDArray[np.float64] | None = None,
+    max_attack_share: float = 0.5,
 ) -> list[SharedTemplate]:
     """Templates that several accounts stamp on their prompts, from a sample of each account's
     distinct prompts (``owners[i]`` the account of ``texts[i]``).
@@ -253,7 +265,12 @@ def shared_templates(
     are the accounts stamping at least half of its shingles. A template needs ``min_shingles``
     shingles (a short phrase is not one), two members and more than one org (``orgs`` maps an
     owner to its org; an owner without one is its own org): one team's in-house tool is not
-    evidence.
+    evidence. ``attack[i]`` (optional, in [0, 1], NaN unknown) is how surely ``texts[i]`` is an
+    attack (jailbreak, injection, extraction): a template is dropped when more than
+    ``max_attack_share`` of its members' prompts that carry it (half its shingles or more) are
+    attacks, because an attack text shared across accounts is a public one (a jailbreak corpus,
+    a red-team suite), not one operator's script. An operator's own wrapper that merely reads
+    like role-play now and then keeps its links.
     Sorted by key; O(total shingles).
     """
     n = len(texts)
@@ -324,6 +341,9 @@ def shared_templates(
     for i, a in enumerate(o.tolist()):
         texts_of.setdefault(a, []).append(i)
     org_of = orgs or {}
+    attack_of = None if attack is None else np.asarray(attack, dtype=np.float64)
+    if attack_of is not None and attack_of.shape[0] != n:
+        raise ValueError(f"attack has {attack_of.shape[0]} scores for {n} texts")
     out: list[SharedTemplate] = []
     for shingles in groups.values():
         if len(shingles) < min_shingles:
@@ -339,11 +359,19 @@ def shared_templates(
         members = tuple(names[int(a)] for a in accs)
         if len({org_of.get(m) or ("self", m) for m in members}) < 2:
             continue
+        want = set(shingles)
+        carrying = [
+            i
+            for a in accs.tolist()
+            for i in texts_of.get(int(a), [])
+            if 2 * len(want.intersection(sh[start[i] : start[i + 1]].tolist())) >= len(want)
+        ]
+        if attack_of is not None and _mostly_attacks(attack_of[carrying], max_attack_share):
+            continue
         casual = max(int(users[shingles].max()) - accs.shape[0], 0)
         ids = np.sort(uniq[shingles])
         key = hashlib.blake2b(ids.tobytes(), digest_size=8).hexdigest()
         # a sample: the first member's text holding most of the template's shingles
-        want = set(shingles)
         hits = [
             (len(want.intersection(sh[start[i] : start[i + 1]].tolist())), -i)
             for i in texts_of.get(int(accs[0]), [])
@@ -351,4 +379,24 @@ def shared_templates(
         best = texts[-max(hits)[1]] if hits else ""
         out.append(SharedTemplate(key, members, len(shingles), casual, best))
     out.sort(key=lambda t: t.key)
+    return out
+
+
+def _mostly_attacks(scores: npt.NDArray[np.float64], max_share: float) -> bool:
+    """Whether more than ``max_share`` of the scored prompts in ``scores`` are attacks
+    (score >= 0.5); unscored prompts (NaN) do not count either way."""
+    known = scores[np.isfinite(scores)]
+    return bool(known.size) and float((known >= 0.5).mean()) > max_share
+
+
+def link_values(templates: Sequence[SharedTemplate]) -> dict[Any, list[str]]:
+    """Per owner, the templates it stamps as link values that read as evidence:
+    ``tpl:<key> (<n> accounts) "<sample>"`` (the sample cut to 120 characters)."""
+    out: dict[Any, list[str]] = {}
+    for t in templates:
+        sample = " ".join(t.sample.split())
+        sample = sample if len(sample) <= 120 else sample[:117] + "..."
+        value = f'tpl:{t.key} ({len(t.accounts)} accounts) "{sample}"'
+        for owner in t.accounts:
+            out.setdefault(owner, []).append(value)
     return out
