@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import numpy as np
 import orjson
 import pytest
 
+from distillguard.detect.prediction.prada import outside_range, range_reference
 from distillguard.detect.verdicts import Response
 from distillguard.errors import ConfigError
-from distillguard.respond.enforcement import parse_enforcement
+from distillguard.respond.enforcement import parse_enforcement, predict_reference_document
 
 
 def test_cluster_response_covers_unlisted_members_and_the_stronger_wins() -> None:
@@ -54,5 +56,76 @@ def test_cluster_response_covers_unlisted_members_and_the_stronger_wins() -> Non
     ],
 )
 def test_malformed_documents_name_the_problem(raw: bytes, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_enforcement(raw, "enf.json")
+
+
+def _natural_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Predict inputs of twelve customers, one of them heavy (it must not be the population)."""
+    rng = np.random.default_rng(seed)
+    rows, owners = [], []
+    for k in range(12):
+        n = 400 if k == 0 else 30
+        rows.append(rng.normal([0.0, 3.0, 100.0, -2.0], [1.0, 0.5, 20.0, 3.0], size=(n, 4)))
+        owners += [f"c{k}"] * n
+    return np.vstack(rows), np.asarray(owners, dtype=object)
+
+
+def test_predict_reference_round_trips_exactly_through_the_file() -> None:
+    x, owners = _natural_inputs()
+    ref = range_reference(x, owners)
+    doc = {"accounts": [], "clusters": [], "predict_reference": predict_reference_document(ref)}
+    enf = parse_enforcement(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    got = enf.predict_reference
+    assert got is not None and enf.notes == ()
+    # Bit for bit: the gateway judges each input as the audit's reference would.
+    assert np.array_equal(got.median, ref.median) and np.array_equal(got.scale, ref.scale)
+    fresh, _ = _natural_inputs(seed=1)
+    probes = np.vstack([fresh[:200], np.random.default_rng(1).uniform(-50, 150, size=(200, 4))])
+    answers = [outside_range(p, got) for p in probes]
+    assert answers == [outside_range(p, ref) for p in probes]
+    assert True in answers and False in answers
+    assert outside_range(np.zeros(3), got) is None  # another model's input is not judged
+
+
+def test_file_without_predict_reference_loads_as_before() -> None:
+    doc = {
+        "accounts": [{"account_id": "a", "response": "degrade"}],
+        "clusters": [],
+        "known_good": [],
+    }
+    enf = parse_enforcement(orjson.dumps(doc))
+    assert enf.predict_reference is None and enf.notes == ()
+    entry = enf.lookup("a")
+    assert entry is not None and entry.response is Response.DEGRADE
+    assert parse_enforcement(orjson.dumps({**doc, "predict_reference": None})).notes == ()
+
+
+def test_unknown_predict_reference_version_is_skipped_with_a_note() -> None:
+    doc = {
+        "accounts": [{"account_id": "a", "response": "suspend"}],
+        "predict_reference": {"version": 2, "centre": [0.0], "spread": [1.0]},
+    }
+    enf = parse_enforcement(orjson.dumps(doc), "enf.json")
+    assert enf.predict_reference is None
+    assert len(enf.notes) == 1 and "version 2" in enf.notes[0] and "enf.json" in enf.notes[0]
+    entry = enf.lookup("a")
+    assert entry is not None and entry.response is Response.SUSPEND  # the rest still applies
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ([1.0, 2.0], "expected an object"),
+        ({"median": [0.0], "scale": [1.0]}, "integer 'version'"),
+        ({"version": 1, "median": [0.0, 1.0], "scale": [1.0]}, "2 feature positions, 'scale' 1"),
+        ({"version": 1, "median": [0.0], "scale": [0.0]}, r"scale\[0\]: must be above zero"),
+        ({"version": 1, "median": ["a"], "scale": [1.0]}, r"median\[0\]: 'a' is not a finite"),
+        ({"version": 1, "median": [], "scale": []}, "non-empty list of numbers"),
+        ({"version": 1, "median": [True], "scale": [1.0]}, "not a finite number"),
+    ],
+)
+def test_malformed_predict_reference_is_refused(section: object, message: str) -> None:
+    raw = orjson.dumps({"accounts": [], "predict_reference": section})
     with pytest.raises(ConfigError, match=message):
         parse_enforcement(raw, "enf.json")

@@ -184,6 +184,16 @@ class GatewayApp:
         self._log_content = settings.log_content
         # account id -> (the principal they were computed from, its record's link hashes)
         self._account_links: dict[str, tuple[KeyPrincipal, tuple[str, ...]]] = {}
+        self._predict_dim: int | None = None
+        self._use_predict_reference(enforcement)
+
+    def _use_predict_reference(self, enforcement: EnforcementList) -> None:
+        """Hand the list's predict reference to the online scorer (once per load, not per
+        request) and remember its length: only predict inputs of that length travel to it."""
+        ref = enforcement.predict_reference
+        self._predict_dim = int(ref.median.shape[0]) if ref is not None else None
+        if self.online is not None:
+            self.online.set_predict_reference(ref)
 
     # ---- ASGI entry -------------------------------------------------------------------------
 
@@ -633,24 +643,27 @@ class GatewayApp:
         )  # fmt: skip
         tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
         if online is not None:
-            online.submit(
-                account_id,
-                str(principal.tier),
-                {
-                    "ts": now,
-                    "endpoint": str(endpoint),
-                    "model": str(doc.get("model") or "default"),
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens,
-                    "content": content,
-                    "text": text,
-                    "client_ip": client_ip,
-                    "asn": None,
-                    "params": {k: v for k, v in doc.items() if k not in _CONTENT_KEYS},
-                    "client_fingerprint": client_fp,
-                },
-                _online_context(principal),
-            )
+            obs: dict[str, Any] = {
+                "ts": now,
+                "endpoint": str(endpoint),
+                "model": str(doc.get("model") or "default"),
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "content": content,
+                "text": text,
+                "client_ip": client_ip,
+                "asn": None,
+                "params": {k: v for k, v in doc.items() if k not in _CONTENT_KEYS},
+                "client_fingerprint": client_fp,
+            }
+            if endpoint is Endpoint.PREDICT and self._predict_dim is not None:
+                # The input vector as the event log records it (the validated ``features``),
+                # judged in the scorer against the enforcement list's predict reference; a
+                # vector of another length (another model's) is not judged, so not sent.
+                feats = doc["features"]
+                if len(feats) == self._predict_dim:
+                    obs["features"] = feats
+            online.submit(account_id, str(principal.tier), obs, _online_context(principal))
         if state_ok and tokens:
             try:
                 await self.state.finish(account_id, cluster_id, now, tokens)
@@ -919,6 +932,7 @@ class GatewayApp:
             "events_pending": self.sink.pending if self.sink is not None else 0,
             "enforcement_accounts": len(self.enforcement.accounts),
             "enforcement_generated_at": self.enforcement.generated_at,
+            "predict_reference_features": self._predict_dim,
         }
         await self._send(send, 200 if healthy else 503, orjson.dumps(doc))
 
@@ -969,6 +983,7 @@ class GatewayApp:
             return
         self.policy = Policy(fresh.policy)
         self.enforcement = fresh.enforcement
+        self._use_predict_reference(fresh.enforcement)
         self.metrics.enforcement_accounts.set(len(fresh.enforcement.accounts))
         self.metrics.reloads.labels("ok").inc()
         log.info(
@@ -985,6 +1000,7 @@ class GatewayApp:
                     "enforcement_accounts": len(fresh.enforcement.accounts),
                     "clusters": len(fresh.enforcement.clusters),
                     "generated_at": fresh.enforcement.generated_at,
+                    "predict_reference_features": self._predict_dim,
                 }
             ),
         )

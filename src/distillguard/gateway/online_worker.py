@@ -19,6 +19,13 @@ account's state before each update and writes it back with the score, so several
 one history, and each gateway reads the score with its rate-limit counters in one round trip.
 If the child dies the gateway logs it once and goes on without behaviour scores (fail-open for
 this signal only; limits, content and the enforcement list still apply).
+
+Predict inputs are judged in the child too: the enforcement list's ``predict_reference`` (the
+range of the predict inputs the audit read) travels down the same pipe as a control frame, at
+start and after every reload, in order with the batches (observations queued before a reload are
+judged against the range they were queued under). Each predict observation carries its input
+vector (the request's ``features``, as the event log records them); :func:`score_batch` sets
+``predict_outside`` with ``prada.outside_range``, the function the replay calls.
 """
 
 from __future__ import annotations
@@ -34,10 +41,15 @@ import time
 from collections import ChainMap
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
+
+from distillguard.respond.enforcement import parse_predict_reference, predict_reference_document
+
+if TYPE_CHECKING:
+    from distillguard.detect.prediction.prada import PopulationStats
 
 __all__ = [
     "NO_SCORE",
@@ -144,15 +156,22 @@ def score_batch(
     template_id: Any,
     hot_at: float,
     hold_s: float,
+    reference: PopulationStats | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Fold and score a batch of ``(account_id, context, observation)`` in order.
 
     ``context`` is ``[verification, created_at_epoch_s, plan, country]`` from the account
     record (a bare verification string is accepted too); it seeds a new account's state the way
     the replay seeds it. Prompts without content scores are scored by ``model`` first (batched
-    when there are several). Returns the results to send back and the states touched; ``hot``
-    is updated in place."""
+    when there are several). A predict observation's ``features`` (its input vector) is judged
+    against ``reference`` (the enforcement list's ``predict_reference``) into
+    ``predict_outside``, as the replay judges it; without a reference, or for a vector of
+    another length, it stays None (not judged). Returns the results to send back and the
+    states touched; ``hot`` is updated in place."""
+    import numpy as np
+
     from distillguard.detect import online
+    from distillguard.detect.prediction.prada import outside_range
 
     texts: list[str] = []
     slots: list[dict[str, Any]] = []
@@ -169,6 +188,12 @@ def score_batch(
         if model is not None and text and obs.get("content") is None:
             texts.append(text)
             slots.append(obs)
+        feats = obs.pop("features", None)
+        obs["predict_outside"] = (
+            outside_range(np.asarray(feats, dtype=np.float64), reference)
+            if reference is not None and feats and obs["endpoint"] == "predict"
+            else None
+        )
     if texts:
         for obs, scores in zip(slots, _content_scores(model, texts), strict=True):
             obs["content"] = scores
@@ -194,6 +219,24 @@ def score_batch(
 
 _HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame header
 _STOP = b"null"
+
+
+def _reference_frame(reference: PopulationStats | None) -> bytes:
+    """The control frame that sets the child's predict reference (None: no reference)."""
+    doc = predict_reference_document(reference) if reference is not None else None
+    return orjson.dumps({"predict_reference": doc})
+
+
+def _apply_control(frame: Mapping[str, Any]) -> PopulationStats | None:
+    """The child's predict reference after a control frame (the parent validated it)."""
+    try:
+        reference, note = parse_predict_reference(frame.get("predict_reference"))
+    except Exception as exc:
+        log.error("gateway.online.bad_predict_reference", error=str(exc))
+        return None
+    if note is not None:
+        log.warning("gateway.online.predict_reference_skipped", note=note)
+    return reference
 
 
 def _worker_main(
@@ -234,6 +277,7 @@ def _worker_main(
             log.error("gateway.online.content_unavailable", error=str(exc))
     hot: dict[str, tuple[float, str]] = {}
     states: dict[str, Any] = {}
+    reference: PopulationStats | None = None
     client = None
     if redis_url:
         import redis
@@ -251,7 +295,11 @@ def _worker_main(
             break  # the gateway closed its end: it is gone or stopping
         if batch is None:
             break
+        if isinstance(batch, dict):
+            reference = _apply_control(batch)
+            continue
         stopping = False
+        control: Mapping[str, Any] | None = None
         # Batches that queued up while the last one was scored are drained and scored
         # together: one batched content-model call costs a quarter of per-prompt calls, which is
         # what keeps the scorer up with the proxy at peak rate.
@@ -262,6 +310,10 @@ def _worker_main(
                 more = None
             if more is None:
                 stopping = True
+                break
+            if isinstance(more, dict):
+                # A new reference applies to what was queued after it: score these first.
+                control = more
                 break
             batch.extend(more)
         loaded: dict[str, Any] = {}
@@ -279,7 +331,7 @@ def _worker_main(
             except Exception as exc:  # Redis down: score from what this process knows
                 log.warning("gateway.online.redis_read_failed", error=type(exc).__name__)
         results, touched = score_batch(
-            batch, ChainMap(loaded, states), hot, model, template_id, hot_at, hold_s
+            batch, ChainMap(loaded, states), hot, model, template_id, hot_at, hold_s, reference
         )
         if len(states) > _MAX_STATES:
             states.clear()  # bounded memory; accounts re-learn (documented in the README)
@@ -300,6 +352,8 @@ def _worker_main(
             outq.send_bytes(orjson.dumps(results))
         except OSError:
             break
+        if control is not None:
+            reference = _apply_control(control)
         if stopping:
             break
     try:
@@ -345,6 +399,7 @@ class OnlineWorker:
         self._writing = False
         self._stopped = False  # the child said it has scored everything
         self._dead_logged = False
+        self._reference: bytes | None = None  # the last predict reference frame, for start
 
     def start(self) -> None:
         """Spawn the scorer and attach its pipes to the running event loop."""
@@ -375,11 +430,25 @@ class OnlineWorker:
         os.set_blocking(from_child.fileno(), False)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(from_child.fileno(), self._read)
+        if self._reference is not None:
+            self._send(self._reference, 0)
         log.info("gateway.online.started", pid=self._proc.pid, redis=bool(self.redis_url))
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
+
+    def set_predict_reference(self, reference: PopulationStats | None) -> None:
+        """Judge predict inputs against ``reference`` from now on (the enforcement list's, at
+        start and after each reload; None turns the predict test's evidence off). Observations
+        already queued are sent first, so each is judged against the range it arrived under."""
+        self._reference = _reference_frame(reference)
+        if self._loop is None:
+            return  # sent by start()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
+        self._send(self._reference, 0)
 
     def view(self, account_id: str, now: float) -> OnlineView:
         """The account's latest behaviour score and reasons, and a hot prompt's reason while

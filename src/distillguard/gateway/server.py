@@ -44,7 +44,10 @@ def load_enforcement(path: Path | None) -> EnforcementList:
             f"{path}: enforcement list not found; run 'distillguard audit' to write one or "
             "unset gateway.enforcement_path"
         ) from exc
-    return parse_enforcement(raw, str(path))
+    enforcement = parse_enforcement(raw, str(path))
+    for note in enforcement.notes:
+        log.warning("gateway.enforcement.skipped", note=note)
+    return enforcement
 
 
 def _policy_from_file(config_file: Path | None, fallback: PolicySettings) -> PolicySettings:

@@ -8,20 +8,42 @@ A flagged cluster's ``links`` are hashes (``detect.online.link_hash``) of infras
 only flagged accounts used (payment instrument, sign-up device or burst, client fingerprint,
 org); an account that presents one is treated as a member of that cluster from its first
 request (:meth:`EnforcementList.linked`). Files written before links existed load unchanged.
+
+``predict_reference`` (optional, versioned) is the range of the predict inputs the audit read
+(``detect.prediction.prada.range_reference``: per feature position a centre and a scale, every
+account weighing the same): the gateway's online scorer judges each predict input against it
+(``prada.outside_range``) for the sequential predict test, as the replay does after each periodic
+audit. ``{"version": 1, "median": [...], "scale": [...]}``, one number per feature position,
+written at full precision so that the gateway's judgement is the audit's bit for bit. A file
+without it loads as before (the predict test waits); a version this gateway does not know is
+skipped with a note (the rest of the list still applies); a malformed one is refused.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
+from distillguard.detect.prediction.prada import PopulationStats
 from distillguard.detect.verdicts import Response
 from distillguard.errors import ConfigError
 
-__all__ = ["EMPTY_ENFORCEMENT", "EnforcementEntry", "EnforcementList", "parse_enforcement"]
+__all__ = [
+    "EMPTY_ENFORCEMENT",
+    "PREDICT_REFERENCE_VERSION",
+    "EnforcementEntry",
+    "EnforcementList",
+    "parse_enforcement",
+    "parse_predict_reference",
+    "predict_reference_document",
+]
+
+PREDICT_REFERENCE_VERSION = 1
 
 _SEVERITY = {r: i for i, r in enumerate(Response)}
 
@@ -51,6 +73,10 @@ class EnforcementList:
     links: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """link hash -> (cluster id, key kind)"""
     cluster_responses: Mapping[str, Response] = field(default_factory=dict)
+    predict_reference: PopulationStats | None = None
+    """the range predict inputs are judged against (None: the file has none)"""
+    notes: tuple[str, ...] = ()
+    """what was skipped while parsing and why (the loader logs them)"""
 
     def lookup(self, account_id: str) -> EnforcementEntry | None:
         return self.accounts.get(account_id)
@@ -94,6 +120,61 @@ def _response(value: Any, where: str) -> Response:
 
 def _stronger(a: Response, b: Response) -> Response:
     return a if _SEVERITY[a] >= _SEVERITY[b] else b
+
+
+def predict_reference_document(ref: PopulationStats) -> dict[str, Any]:
+    """The ``predict_reference`` section for ``ref`` (from ``prada.range_reference``).
+    Floats are written as they are: JSON numbers round-trip exactly, so the gateway's
+    ``outside_range`` answers what the audit's would."""
+    return {
+        "version": PREDICT_REFERENCE_VERSION,
+        "median": [float(v) for v in np.asarray(ref.median, dtype=np.float64).tolist()],
+        "scale": [float(v) for v in np.asarray(ref.scale, dtype=np.float64).tolist()],
+    }
+
+
+def _numbers(value: Any, where: str) -> list[float]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: must be a non-empty list of numbers")
+    out: list[float] = []
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ConfigError(f"{where}[{i}]: {v!r} is not a finite number")
+        out.append(float(v))
+    return out
+
+
+def parse_predict_reference(
+    value: Any, where: str = "predict_reference"
+) -> tuple[PopulationStats | None, str | None]:
+    """The reference from its section: ``(reference, None)``; ``(None, None)`` when the
+    section is absent (None); ``(None, note)`` for a version this code does not know. A
+    malformed version-1 section (lengths differ, a scale not above zero, not numbers) is a
+    ``ConfigError``: judging inputs against a broken range would flag or clear at random."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected an object with 'version', 'median' and 'scale'")
+    version = value.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ConfigError(f"{where}: needs an integer 'version'")
+    if version != PREDICT_REFERENCE_VERSION:
+        return None, (
+            f"{where}: version {version} is not known to this gateway (it reads "
+            f"{PREDICT_REFERENCE_VERSION}); the online predict test stays off until a known one"
+        )
+    median = _numbers(value.get("median"), f"{where}.median")
+    scale = _numbers(value.get("scale"), f"{where}.scale")
+    if len(median) != len(scale):
+        raise ConfigError(
+            f"{where}: 'median' has {len(median)} feature positions, 'scale' {len(scale)}"
+        )
+    for i, s in enumerate(scale):
+        if s <= 0.0:
+            raise ConfigError(f"{where}.scale[{i}]: must be above zero, got {s!r}")
+    return PopulationStats(
+        median=np.asarray(median, dtype=np.float64), scale=np.asarray(scale, dtype=np.float64)
+    ), None
 
 
 def parse_enforcement(raw: bytes, source: str = "enforcement.json") -> EnforcementList:
@@ -166,6 +247,9 @@ def parse_enforcement(raw: bytes, source: str = "enforcement.json") -> Enforceme
             if isinstance(k.get("org_id"), str):
                 good_orgs.add(k["org_id"])
     generated = doc.get("generated_at")
+    reference, note = parse_predict_reference(
+        doc.get("predict_reference"), f"{source}: predict_reference"
+    )
     return EnforcementList(
         accounts=entries,
         clusters=clusters,
@@ -174,4 +258,6 @@ def parse_enforcement(raw: bytes, source: str = "enforcement.json") -> Enforceme
         generated_at=generated if isinstance(generated, str) else None,
         links=links,
         cluster_responses=cluster_response,
+        predict_reference=reference,
+        notes=(note,) if note is not None else (),
     )
