@@ -47,6 +47,14 @@ cluster does (``network.collective.aligned_participation``): sweeping tasks, as 
 do, is no part in a cluster that above all chased the release. Linked groups of accounts that
 each both chase and sweep are carved out of big communities of strangers
 (``network.communities.carve_cores``) and judged as clusters of their own.
+
+**Guilt comes from guilty neighbours.** A big community holds a campaign and the strangers
+modularity merged into it (a shared SDK fingerprint, a public system prompt); a stranger's links
+inside it run to other strangers, not to the campaign. So the specific link strength that the
+lift multiplies counts each link in proportion to how suspicious the member at its other end is
+after a first lift, fully from the watch line (``SUSPICIOUS_AT``) up (:func:`guilty_strength`):
+a fleet member whose fleet-mates are watched or flagged keeps its whole link strength, a
+customer tied only to other customers of the community keeps little.
 """
 
 from __future__ import annotations
@@ -67,12 +75,15 @@ __all__ = [
     "COORD_WEIGHT",
     "LIFT_WEIGHT",
     "SIZE_WEIGHT",
+    "SUSPICIOUS_AT",
     "WEIGHTS",
     "WEIGHTS_METADATA",
     "ClusterScore",
     "account_logits",
     "cluster_scores",
+    "guilty_strength",
     "lift",
+    "lift_from_guilty",
     "sigmoid",
 ]
 
@@ -107,6 +118,9 @@ SIZE_WEIGHT = 0.25
 LIFT_WEIGHT = 3.0
 COLLECTIVE_WEIGHT = 3.0
 COLLECTIVE_LIFT_WEIGHT = 6.0
+# A linked member at this score or above (the watch line of verdicts.response_for) counts fully
+# towards the lift of the members it is linked to; one below it, in proportion.
+SUSPICIOUS_AT = 0.25
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -202,3 +216,47 @@ def lift(
     p = np.clip(own, 1e-6, 1 - 1e-6)
     lifted = sigmoid(np.log(p / (1 - p)) + boost)
     return np.asarray(np.maximum(own, lifted))
+
+
+def guilty_strength(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    label: np.ndarray,
+    suspicion: np.ndarray,
+    tau: float = 1.0,
+) -> np.ndarray:
+    """Per account, its link strength to the *suspicious* members of its own cluster:
+    ``1 - exp(-sum_j weight_ij * suspicion_j / tau)`` over the edges ``(src, dst, weight)``
+    inside its cluster (``label``, -1 = none), ``suspicion`` in [0, 1] per account (its score
+    after a first lift). With ``suspicion`` all ones this is the community's plain link
+    strength (``network.communities``, tau 1), so it never exceeds it."""
+    n = label.shape[0]
+    inside = (label[src] == label[dst]) & (label[src] >= 0)
+    s, d, w = src[inside], dst[inside], weight[inside]
+    sus = np.clip(np.nan_to_num(suspicion), 0.0, 1.0)
+    deg = np.zeros(n)
+    np.add.at(deg, s, w * sus[d])
+    np.add.at(deg, d, w * sus[s])
+    return np.asarray(1.0 - np.exp(-deg / tau))
+
+
+def lift_from_guilty(
+    own: np.ndarray,
+    label: np.ndarray,
+    strength: np.ndarray,
+    clusters: Mapping[int, ClusterScore],
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    strength_all: np.ndarray | None = None,
+    participation: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`lift` with each member's specific ``strength`` counted only towards suspicious
+    members: a first lift says who is suspicious (a member at ``SUSPICIOUS_AT`` or above counts
+    fully, one below in proportion), then the members are lifted again with
+    :func:`guilty_strength` over ``edges`` (src, dst, specific weight) in place of
+    ``strength``. The collective part (``strength_all * participation``) is unchanged: it
+    already asks the member to take part in what the cluster does."""
+    first = lift(own, label, strength, clusters, strength_all, participation)
+    suspicion = np.clip(first / SUSPICIOUS_AT, 0.0, 1.0)
+    guilty = np.minimum(strength, guilty_strength(*edges, label, suspicion))
+    return lift(own, label, guilty, clusters, strength_all, participation)

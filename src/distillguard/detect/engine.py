@@ -37,9 +37,10 @@ from distillguard.detect.combine import (
     WEIGHTS,
     account_logits,
     cluster_scores,
-    lift,
+    lift_from_guilty,
     sigmoid,
 )
+from distillguard.detect.content.templates import link_values, shared_templates
 from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
@@ -52,7 +53,7 @@ from distillguard.detect.network.communities import (
     find_communities,
     split_communities,
 )
-from distillguard.detect.network.links import build_links, template_link_keys
+from distillguard.detect.network.links import build_links
 from distillguard.detect.overrides import find_override, rows_to_known_good
 from distillguard.detect.prediction.prada import population_stats, stream_stats
 from distillguard.detect.queries import (
@@ -285,8 +286,24 @@ def _content_features(
     frame.put_many(ids, {**cols, **extra})
     if template_fn is not None:
         text_rows = np.repeat(np.asarray(rows_of, dtype=np.int64), ends - starts)
-        top_templates = template_link_keys(text_rows, texts, frame.txt("org_id"))
+        # How surely each prompt is an attack (NaN unscored): a template made of attack texts is
+        # a public one (see shared_templates), whoever sends it.
+        attack = sig_rows[:, [CONTENT_SIGNALS.index(s) for s in _ATTACK_SIGNALS]].max(axis=1)
+        top_templates = _template_links(text_rows, texts, frame.txt("org_id"), attack)
     return len(new_pos), sampled, top_templates
+
+
+_ATTACK_SIGNALS = ("jailbreak", "injection", "extraction")
+
+
+def _template_links(
+    rows: np.ndarray, texts: list[str], orgs: np.ndarray, attack: np.ndarray
+) -> dict[int, list[str]]:
+    """Per account row, the rare templates it stamps as link values (the form of
+    ``network.links.template_link_keys``), leaving out templates made of attack texts."""
+    org_of = {int(r): orgs[int(r)] for r in np.unique(rows).tolist()}
+    found = shared_templates(rows.tolist(), texts, org_of, attack=attack)
+    return {int(r): v for r, v in link_values(found).items()}
 
 
 def _predict_features(con: Any, frame: AccountFrame, events: str, opts: AuditOptions) -> None:
@@ -517,11 +534,14 @@ def audit_frame(
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
     )
-    final = lift(
+    # Each link lifts in proportion to how suspicious the member at its other end is: a
+    # customer that modularity merged into a campaign's community is linked to other customers.
+    final = lift_from_guilty(
         own,
         comm.label,
         comm.strength,
         clusters,
+        (graph.src, graph.dst, graph.specific),
         strength_all=comm.strength_all,
         participation=aligned_participation(comm.label, collective, chase, coverage, comm.strength),
     )
