@@ -98,3 +98,32 @@ def test_range_reference_weighs_accounts_evenly() -> None:
     assert abs(float(ref.median[0])) < 0.5 and float(ref.scale[0]) < 2.0
     assert population_stats(x).median[0] > 20.0
     assert outside_range(np.array([30.0]), ref) is True
+
+
+def _frame(rows: dict[str, tuple[int, float, float, float]]) -> AccountFrame:
+    ids = sorted(rows)
+    f = AccountFrame(ids=np.asarray(ids, dtype=object))
+    cols = ("pred_n", "pred_prada_w", "pred_ood_share", "pred_spread_ratio")
+    f.put_many(ids, {c: [rows[a][i] for a in ids] for i, c in enumerate(cols)})
+    return f
+
+
+def test_low_normality_alone_does_not_flag_a_client_inside_the_populations_range() -> None:
+    # Clients whose W sits far below the population's (a few huge gaps from heavy-tailed
+    # amounts) but whose inputs are as in range and as narrow as everyone's.
+    rows = {f"client{i}": (300, 0.6 + 0.01 * i, 0.05, 0.9) for i in range(10)}
+    rows["gappy"] = (300, 0.1, 0.05, 0.9)
+    rows["probe"] = (300, 0.1, 0.2, 1.0)
+    f = _frame(rows)
+    ev = PredictionExtraction().evaluate(f)
+    by = dict(zip(sorted(rows), ev.scores, strict=True))
+    assert by["gappy"] < 0.3
+    # The same W with inputs out of range more often than typical counts in full, more than
+    # the out-of-range share alone would give.
+    rows_ood_only = dict(rows, probe=(300, 0.6, 0.2, 1.0))
+    alone = dict(
+        zip(
+            sorted(rows), PredictionExtraction().evaluate(_frame(rows_ood_only)).scores, strict=True
+        )
+    )
+    assert by["probe"] > 0.9 > alone["probe"]
