@@ -8,11 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli.app import app
+from distillguard.detect.replay import predict_reference
+from distillguard.events.ingest import ingest
+from distillguard.respond.enforcement import parse_enforcement
 from distillguard.simulate import scenario, simulate
+from distillguard.store import Store
 
 SPEC_CHECK = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "spec_check.py"
 
@@ -58,10 +63,27 @@ def test_audit_writes_verdicts_clusters_enforcement_and_report(world: Path, tmp_
     assert enforcement["known_good"][0]["who"] == "alice"
     for c in enforcement["clusters"]:  # hashed link keys, never egress addresses
         assert all(k["kind"] != "ip" and len(k["sha256"]) == 64 for k in c["links"])
+    _assert_predict_reference_is_the_replays(world, out)
     for line in (out / "clusters.jsonl").read_text().splitlines():
         c = json.loads(line)
         assert len(c["members"]) >= 2 and 0 <= c["score"] <= 1
     assert (out / "report.html").stat().st_size > 1000
+
+
+def _assert_predict_reference_is_the_replays(world: Path, out: Path) -> None:
+    """enforcement.json carries the range of the log's predict inputs, exactly the one the
+    replay computes from the same events, and the gateway's parser reads it back."""
+    raw = (out / "enforcement.json").read_bytes()
+    section = json.loads(raw)["predict_reference"]
+    assert section["version"] == 1 and len(section["median"]) == len(section["scale"]) > 0
+    ref = parse_enforcement(raw).predict_reference
+    assert ref is not None
+    with Store.open(":memory:") as store:
+        ingest(store, [next(world.glob("events.*"))], [world / "accounts.jsonl"], [])
+        expected = predict_reference(store.con, "events", 400)
+    assert expected is not None
+    assert np.array_equal(ref.median, expected.median)
+    assert np.array_equal(ref.scale, expected.scale)
 
 
 def test_audit_metadata_only_and_replay_from_an_ingested_store(world: Path, tmp_path: Path) -> None:

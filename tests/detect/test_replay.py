@@ -148,14 +148,14 @@ def test_predict_reference_weighs_every_account_the_same() -> None:
     import numpy as np
 
     from distillguard.detect.prediction.prada import outside_range
-    from distillguard.detect.replay import _predict_reference
+    from distillguard.detect.replay import predict_reference
 
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE events (account_id VARCHAR, ts TIMESTAMP, request_id VARCHAR, "
         "endpoint VARCHAR, features DOUBLE[])"
     )
-    assert _predict_reference(con, "events", 400) is None
+    assert predict_reference(con, "events", 400) is None
     rng = np.random.default_rng(8)
     rows = [(f"client{i % 30}", float(v)) for i, v in enumerate(rng.normal(size=300))]
     # One heavy caller far off, more inputs than all clients together.
@@ -166,7 +166,7 @@ def test_predict_reference_weighs_every_account_the_same() -> None:
             "'predict', [?, 1.0])",
             [acc, k, f"r{k}", v],
         )
-    ref = _predict_reference(con, "events", 400)
+    ref = predict_reference(con, "events", 400)
     assert ref is not None and ref.median.shape == (2,)
     assert outside_range(np.array([0.5, 1.0]), ref) is False
     assert outside_range(np.array([40.0, 1.0]), ref) is True

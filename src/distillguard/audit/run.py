@@ -17,6 +17,8 @@ from distillguard.detect.engine import AuditOptions, ContentScorer, TemplateFn, 
 from distillguard.detect.links import audit_links
 from distillguard.detect.online import ClusterLinks, link_hashes
 from distillguard.detect.overrides import parse_known_good
+from distillguard.detect.prediction.prada import PopulationStats
+from distillguard.detect.replay import predict_reference
 from distillguard.detect.verdicts import (
     AuditResult,
     KnownGood,
@@ -30,6 +32,7 @@ from distillguard.events.ingest import IngestReport, ingest
 from distillguard.events.records import LabelRecord
 from distillguard.events.schema import VERDICT_SCHEMA
 from distillguard.events.writers import write_table
+from distillguard.respond.enforcement import predict_reference_document
 from distillguard.settings import Settings
 from distillguard.store import Store
 
@@ -96,10 +99,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_outputs(
-    result: AuditResult, out: Path, links: ClusterLinks | None = None
+    result: AuditResult,
+    out: Path,
+    links: ClusterLinks | None = None,
+    reference: PopulationStats | None = None,
 ) -> dict[str, Path]:
     """Write verdicts.jsonl (spec section 4), clusters.jsonl and enforcement.json (with the
-    flagged clusters' hashed ``links``) to ``out``."""
+    flagged clusters' hashed ``links`` and, when the log has predict inputs, ``reference``, the
+    range they span, which the gateway's online predict test judges inputs against) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     records = [verdict_record(v) for v in result.accounts]
     table = pa.Table.from_pylist(records, schema=VERDICT_SCHEMA)
@@ -110,13 +117,10 @@ def write_outputs(
         clusters, b"".join(orjson.dumps(cluster_record(c)) + b"\n" for c in result.clusters)
     )
     enforcement = out / "enforcement.json"
-    _atomic_write(
-        enforcement,
-        orjson.dumps(
-            enforcement_document(result, link_hashes(links) if links is not None else None),
-            option=orjson.OPT_INDENT_2,
-        ),
-    )
+    doc = enforcement_document(result, link_hashes(links) if links is not None else None)
+    if reference is not None:
+        doc["predict_reference"] = predict_reference_document(reference)
+    _atomic_write(enforcement, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     return {"verdicts": verdicts, "clusters": clusters, "enforcement": enforcement}
 
 
@@ -168,6 +172,11 @@ def run_audit(
         if events or accounts or labels:
             out.mkdir(parents=True, exist_ok=True)
             ingested = ingest(store, events, accounts, labels, rejects=out / "rejects.jsonl")
+        opts = replace(
+            AuditOptions(),
+            replay_windows=replay_windows or AuditOptions().replay_windows,
+            replay_horizon_s=replay_horizon_s,
+        )
         result = audit_store(
             store,
             settings,
@@ -175,17 +184,16 @@ def run_audit(
             overrides=overrides,
             content=scorer,
             templates=template_fn,
-            options=replace(
-                AuditOptions(),
-                replay_windows=replay_windows or AuditOptions().replay_windows,
-                replay_horizon_s=replay_horizon_s,
-            ),
+            options=opts,
         )
         if content_note is not None:
             result = _with_note(result, content_note)
         elif not content:
             result = _with_note(result, "content detectors turned off (--no-content)")
-        files = write_outputs(result, out, audit_links(store.con, result))
+        # The range of the predict inputs this audit read, as the replay computes it after each
+        # periodic audit (same query, same per-account cap): the replay's figures assume it.
+        reference = predict_reference(store.con, "events", opts.predict_per_account)
+        files = write_outputs(result, out, audit_links(store.con, result), reference)
         if report is not None:
             files["report"] = report(store, result, out / "report.html", _labels(store))
         if ingested is not None and ingested.rejected and ingested.rejects_path is not None:

@@ -61,7 +61,14 @@ from distillguard.identity.signup_risk import SignupRisk, score_signups_as_of
 if TYPE_CHECKING:
     from distillguard.detect.engine import AuditOptions, _Scored
 
-__all__ = ["AccountFacts", "FirstFlag", "ReplayOutcome", "account_facts", "replay_deployment"]
+__all__ = [
+    "AccountFacts",
+    "FirstFlag",
+    "ReplayOutcome",
+    "account_facts",
+    "predict_reference",
+    "replay_deployment",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -252,7 +259,7 @@ def _audited(cut: float, horizon_s: float | None) -> str:
     return f"(SELECT * FROM events WHERE epoch(ts) > {cut - horizon_s!r} AND epoch(ts) <= {cut!r})"
 
 
-def _predict_reference(con: Any, relation: str, per_account: int) -> PopulationStats | None:
+def predict_reference(con: Any, relation: str, per_account: int) -> PopulationStats | None:
     """The range of predict inputs in ``relation`` (at most ``per_account`` per account, as
     the audit takes them): what the gateway judges each predict input against until the next
     audit. None when the relation holds no predict inputs."""
@@ -312,7 +319,7 @@ def replay_deployment(
             sc = audit_at(audited)
             if sc is not None:
                 links = _audit_window(sc, opts, accounts, carriers, first)
-            reference = _predict_reference(con, audited, opts.predict_per_account) or reference
+            reference = predict_reference(con, audited, opts.predict_per_account) or reference
             audit_s += time.perf_counter() - t_audit
         lo = hi
     windows = len(cuts)
