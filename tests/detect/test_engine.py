@@ -92,6 +92,19 @@ def test_metadata_only_mode_says_so_and_still_catches_the_campaign() -> None:
     assert any("not evaluated" in r for r in by["camp0"].reasons)
 
 
+def test_sparse_log_notes_name_the_fallbacks_and_a_full_log_has_none(world_con) -> None:
+    full = audit_store(FakeStore(world_con)).stats.notes
+    assert not any(n.startswith(("no token counts", "no ASNs")) for n in full)
+    w = build_world()
+    for e in w.events:
+        e.update(prompt_tokens=None, completion_tokens=None, asn=None)
+    notes = audit_store(FakeStore(w.load())).stats.notes
+    assert any(n.startswith("no token counts") for n in notes)
+    assert any(n.startswith("no ASNs") for n in notes)
+    # Countries are still on the accounts and events: the night share keeps its time zones.
+    assert not any(n.startswith("no countries") for n in notes)
+
+
 def test_known_good_override_is_honoured_and_reported(world_con) -> None:
     kg = (KnownGood("camp3", None, "alice", "contracted red team"),
           KnownGood(None, "org-acme", "bob", "enterprise customer"))  # fmt: skip

@@ -130,7 +130,9 @@ class AuditOptions:
 
     Replay only: ``replay_windows`` periodic audits over the log, ``online_flag_at`` the online
     score at which the gateway acts (``Settings.gateway.policy.online_degrade_at``),
-    ``online_texts_budget`` how many distinct prompts the replayed online scorer scores,
+    ``online_texts_budget`` how many distinct prompts the replayed online scorer scores (the
+    default covers every prompt of a 1,500-account day, as the gateway scores every prompt; a
+    smaller budget scores a deterministic hash sample),
     ``replay_horizon_s`` how far back each periodic audit reads (None: the whole log so far),
     ``replay_confirm`` how many periodic audits in a row must flag an account,
     ``signup_flag_at`` the causal sign-up risk at which the gateway challenges an account from its
@@ -145,7 +147,7 @@ class AuditOptions:
     predict_per_account: int = 400
     replay_windows: int = 24
     online_flag_at: float = 0.6
-    online_texts_budget: int = 20_000
+    online_texts_budget: int = 1_000_000
     replay_horizon_s: float | None = None
     replay_confirm: int = 1
     signup_flag_at: float | None = 0.5
@@ -337,6 +339,29 @@ def _predict_features(con: Any, frame: AccountFrame, events: str, opts: AuditOpt
     )
 
 
+def _sparse_notes(frame: AccountFrame, no_accounts: bool) -> list[str]:
+    """Say which behaviour detectors fell back to a weaker stand-in because the log lacks a
+    field for everyone (the detectors give the per-account reason)."""
+    notes: list[str] = []
+    text = (
+        1 - np.nan_to_num(frame.col("share_predict")) - np.nan_to_num(frame.col("share_embeddings"))
+    )
+    chat = frame.col("share_has_tokens")[text > 0.5]
+    if chat.size and not (chat > 0).any():
+        notes.append("no token counts: volume_shape judges request volume only, at half strength")
+    if frame.has("share_has_asn") and not np.nanmax(frame.col("share_has_asn"), initial=0.0) > 0:
+        notes.append(
+            "no ASNs: infra_diversity counts networks as a third of the /24 (/48) prefixes"
+        )
+    if (
+        no_accounts
+        and frame.has("share_has_country")
+        and not np.nanmax(frame.col("share_has_country"), initial=0.0) > 0
+    ):
+        notes.append("no countries: the night share is each account's quietest five hours")
+    return notes
+
+
 def _timing_features(con: Any, frame: AccountFrame, events: str) -> None:
     table = _fetch(con, HOUR_HISTOGRAM_SQL.format(events=events))
     hist = np.zeros((len(frame), 24))
@@ -494,6 +519,7 @@ def audit_frame(
         notes.append("template fingerprints unavailable: template detector skipped")
     if accounts == EMPTY_ACCOUNTS:
         notes.append("no account records: identity and sign-up evidence skipped")
+    notes.extend(_sparse_notes(frame, accounts == EMPTY_ACCOUNTS))
     _predict_features(con, frame, events, opts)
     detectors = opts.detectors or DETECTORS
     evidence: dict[str, Evidence] = {}
