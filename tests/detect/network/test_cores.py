@@ -111,31 +111,3 @@ def test_rare_address_dominated_by_participants_ties_them_into_a_core() -> None:
     assert (out.label[[10, 11, 12, 13]] < 0).all()
     assert (out.strength_all[:6] > 0.9).all()  # tied to five others at 0.8 * 6/7 each
     assert (out.strength[:6] == 0.0).all()  # an address is no specific link
-
-
-def test_a_participant_tied_by_a_dominated_address_to_a_shown_fleet_joins_it() -> None:
-    """Accounts 0-5 are a community whose collective behaviour already shows (kept); 6 and 7
-    take part too but sit in a community of strangers, tied to the fleet only by an operator
-    address; 8 shares that address but does neither."""
-    n = 20
-    label = np.full(n, -1, dtype=np.int64)
-    label[:6] = 0
-    label[6:12] = 1
-    graph = LinkGraph(
-        n_accounts=n,
-        src=np.array([0, 6, 7]),
-        dst=np.array([1, 9, 10]),
-        weight=np.array([0.9, 0.3, 0.3]),
-        specific=np.zeros(3),
-        groups=(np.array([2, 3, 4, 5, 6, 7, 8]),),
-    )
-    comm = Communities(
-        label, np.zeros(n), {0: 0.9, 1: 0.3}, {0: np.arange(6), 1: np.arange(6, 12)}, np.ones(n)
-    )
-    joint = np.zeros(n)
-    joint[:8] = 0.8
-    out = carve_cores(graph, comm, joint, keep=[0])
-    fleet = out.label[0]
-    assert (out.label[[2, 3, 4, 5, 6, 7]] == fleet).all()
-    assert out.label[8] != fleet
-    assert out.strength_all[6] > 0.9

@@ -90,8 +90,7 @@ def carve_cores(
     ``min_group_share`` of whose users take part, which ties its participants together with
     weight ``0.8 * share`` (the address link's alpha times how exclusively harvesters use it).
     Members of the communities in ``keep`` (those whose collective behaviour already shows as
-    a whole) stay where they are; a participant outside them that is not part of a core but is
-    tied by such an address to their members joins the kept community it is most tied to.
+    a whole) stay where they are.
 
     A low-and-slow fleet sends through the same commercial proxies and VPN exits as hundreds
     of customers, so modularity puts its accounts in big communities of strangers where they
@@ -108,40 +107,32 @@ def carve_cores(
     kept = np.isin(comm.label, np.asarray(sorted(set(keep)), dtype=np.int64))
     part = part_any & ~kept
     n = graph.n_accounts
+    sel = part[graph.src] & part[graph.dst]
     g_keys: list[np.ndarray] = []
     g_weights: list[np.ndarray] = []
     for members in graph.groups:
-        tied = members[part_any[members]]
-        share = tied.shape[0] / members.shape[0]
-        if tied.shape[0] < min_size or share < min_group_share or not part[tied].any():
+        share = float(part_any[members].mean())
+        tied = members[part[members]]
+        if tied.shape[0] < min_size or share < min_group_share:
             continue
         a, b = np.triu_indices(tied.shape[0], k=1)
         g_keys.append(np.minimum(tied[a], tied[b]) * n + np.maximum(tied[a], tied[b]))
         g_weights.append(np.full(a.shape[0], 0.8 * share))
-    strong = part[graph.src] & part[graph.dst]
-    if not strong.any() and not g_keys:
+    if not sel.any() and not g_keys:
         return comm
     src, dst, weight, specific = graph.src, graph.dst, graph.weight, graph.specific
-    ties = np.zeros(src.shape[0], dtype=bool)
     if g_keys:
         # Add the infrastructure ties (the stronger where a pair is linked already).
         keys = np.concatenate([src * n + dst, *g_keys])
         w = np.concatenate([weight, *g_weights])
         spec = np.concatenate([specific, *(np.zeros(k.shape[0]) for k in g_keys)])
-        is_tie = np.concatenate([np.zeros(src.shape[0], dtype=bool), *(k >= 0 for k in g_keys)])
         order = np.lexsort((-w, keys))
-        keys, w, spec, is_tie = keys[order], w[order], spec[order], is_tie[order]
+        keys, w, spec = keys[order], w[order], spec[order]
         first = np.concatenate([[True], keys[1:] != keys[:-1]])
-        tied_keys = np.unique(keys[is_tie])
         keys, weight, specific = keys[first], w[first], spec[first]
-        ties = np.isin(keys, tied_keys)
         src, dst = keys // n, keys % n
         graph = LinkGraph(n, src, dst, weight, specific, {}, graph.shared, graph.groups)
-        strong = part[src] & part[dst]
-    # Participants outside the kept communities connected by direct links or by the
-    # addresses they dominate become cores; one tied by such an address only to members of a
-    # kept community (a fleet whose collective behaviour already shows) joins that community.
-    sel = (strong | ties) & part[src] & part[dst]
+        sel = part[src] & part[dst]
     nodes = np.flatnonzero(part)
     local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(nodes.shape[0])
@@ -151,23 +142,14 @@ def carve_cores(
     )
     label = comm.label.copy()
     offset = int(label.max()) + 1 if label.size else 0
-    carved = np.zeros(n, dtype=bool)
+    carved = False
     for comp in g.connected_components():
         if len(comp) < min_size:
             continue
-        rows = nodes[np.asarray(comp, dtype=np.int64)]
-        label[rows] = offset
+        label[nodes[np.asarray(comp)]] = offset
         offset += 1
-        carved[rows] = True
-    across = ties & (part[src] != part[dst]) & part_any[src] & part_any[dst]
-    free_end = np.where(part[src[across]], src[across], dst[across])
-    held_end = np.where(part[src[across]], dst[across], src[across])
-    joined = False
-    for r in np.unique(free_end[~carved[free_end]]).tolist():
-        values, counts = np.unique(comm.label[held_end[free_end == r]], return_counts=True)
-        label[r] = int(values[np.argmax(counts)])
-        joined = True
-    if not carved.any() and not joined:
+        carved = True
+    if not carved:
         return comm
     touched = np.flatnonzero(label >= 0)
     return _summarise(graph, touched, label[touched])
