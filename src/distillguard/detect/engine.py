@@ -55,7 +55,7 @@ from distillguard.detect.network.communities import (
 )
 from distillguard.detect.network.links import build_links
 from distillguard.detect.overrides import find_override, rows_to_known_good
-from distillguard.detect.prediction.prada import population_stats, stream_stats
+from distillguard.detect.prediction.prada import range_reference, stream_stats
 from distillguard.detect.queries import (
     ACCOUNT_FEATURES_SQL,
     ACTIVE_BUCKETS_SQL,
@@ -321,7 +321,8 @@ def _predict_features(con: Any, frame: AccountFrame, events: str, opts: AuditOpt
     keep = np.array([len(f) == dim for f in feats])
     x = np.asarray([f for f, k in zip(feats, keep, strict=True) if k], dtype=np.float64)
     acc = acc[keep]
-    pop = population_stats(x)
+    # Every account weighs the same: a campaign's heavy callers would otherwise be the population.
+    pop = range_reference(x, acc)
     bounds = np.flatnonzero(acc[1:] != acc[:-1]) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [acc.shape[0]]])
