@@ -40,7 +40,6 @@ from distillguard.detect.combine import (
     lift_from_guilty,
     sigmoid,
 )
-from distillguard.detect.content.templates import link_values, shared_templates
 from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
@@ -53,7 +52,7 @@ from distillguard.detect.network.communities import (
     find_communities,
     split_communities,
 )
-from distillguard.detect.network.links import build_links
+from distillguard.detect.network.links import build_links, template_link_keys
 from distillguard.detect.overrides import find_override, rows_to_known_good
 from distillguard.detect.prediction.prada import range_reference, stream_stats
 from distillguard.detect.queries import (
@@ -291,21 +290,11 @@ def _content_features(
         # How surely each prompt is an attack (NaN unscored): a template made of attack texts is
         # a public one (see shared_templates), whoever sends it.
         attack = sig_rows[:, [CONTENT_SIGNALS.index(s) for s in _ATTACK_SIGNALS]].max(axis=1)
-        top_templates = _template_links(text_rows, texts, frame.txt("org_id"), attack)
+        top_templates = template_link_keys(text_rows, texts, frame.txt("org_id"), attack)
     return len(new_pos), sampled, top_templates
 
 
 _ATTACK_SIGNALS = ("jailbreak", "injection", "extraction")
-
-
-def _template_links(
-    rows: np.ndarray, texts: list[str], orgs: np.ndarray, attack: np.ndarray
-) -> dict[int, list[str]]:
-    """Per account row, the rare templates it stamps as link values (the form of
-    ``network.links.template_link_keys``), leaving out templates made of attack texts."""
-    org_of = {int(r): orgs[int(r)] for r in np.unique(rows).tolist()}
-    found = shared_templates(rows.tolist(), texts, org_of, attack=attack)
-    return {int(r): v for r, v in link_values(found).items()}
 
 
 def _predict_features(con: Any, frame: AccountFrame, events: str, opts: AuditOptions) -> None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distillguard.detect.behaviour.frame import ramp
-from distillguard.detect.content.templates import shared_templates
+from distillguard.detect.content.templates import link_values, shared_templates
 
 __all__ = ["KIND_WEIGHTS", "LinkGraph", "build_links", "template_link_keys", "value_weight"]
 
@@ -283,17 +283,13 @@ def build_links(
 
 
 def template_link_keys(
-    rows: np.ndarray, texts: list[str], orgs: np.ndarray
+    rows: np.ndarray, texts: list[str], orgs: np.ndarray, attack: np.ndarray | None = None
 ) -> dict[int, list[str]]:
     """Per account row, the rare templates it stamps (``shared_templates`` over the sampled
-    prompts; ``rows[i]`` the account row of ``texts[i]``, ``orgs`` the org per account row), as
-    link values that read as evidence: ``tpl:<key> (<n> accounts) "<sample>"``."""
+    prompts; ``rows[i]`` the account row of ``texts[i]``, ``orgs`` the org per account row,
+    ``attack`` how surely each prompt is an attack, so that templates made of public attack
+    texts are left out), as link values that read as evidence:
+    ``tpl:<key> (<n> accounts) "<sample>"``."""
     org_of = {int(r): orgs[int(r)] for r in np.unique(rows).tolist()}
-    out: dict[int, list[str]] = {}
-    for t in shared_templates(rows.tolist(), texts, org_of):
-        sample = " ".join(t.sample.split())
-        sample = sample if len(sample) <= 120 else sample[:117] + "..."
-        value = f'tpl:{t.key} ({len(t.accounts)} accounts) "{sample}"'
-        for r in t.accounts:
-            out.setdefault(int(r), []).append(value)
-    return out
+    found = shared_templates(rows.tolist(), texts, org_of, attack=attack)
+    return {int(r): v for r, v in link_values(found).items()}
