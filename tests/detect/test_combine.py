@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from distillguard.detect.combine import cluster_scores, guilty_strength, lift, lift_from_guilty
+from distillguard.detect.combine import (
+    ClusterScore,
+    TemplateTies,
+    cluster_scores,
+    guilty_strength,
+    lift,
+    lift_from_guilty,
+    template_weight,
+)
 
 # rows 0-5: a fleet (four look guilty alone, two with a little doubt on the fleet's card);
 # rows 6-9: customers that modularity merged into the fleet's community, linked to each other
@@ -55,3 +63,92 @@ def test_a_customer_linked_only_to_customers_is_not_lifted_a_fleet_member_is() -
     assert after[6] < 0.5
     assert (after[4:6] >= 0.5).all()  # the fleet's innocent-looking members are still caught
     assert (after >= OWN).all() and (after <= before + 1e-12).all()
+
+
+# A fleet of 30 (rows 0-29) stamps one rare template; every pair of stampers is one template
+# link, so a customer (row 30) who also uses the template is linked to all 30 members.
+T_LINK = 0.36  # alpha * s of a template shared by about 55 accounts
+
+
+def _template_world(
+    customer_own: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, ClusterScore]]:
+    own = np.full(31, 0.9)
+    own[30] = customer_own
+    a, b = np.triu_indices(31, k=1)
+    t = np.full(a.shape[0], T_LINK)
+    # a fully collective cluster: the fleet chases releases together, the customer sweeps tasks
+    clusters = cluster_scores(own, {0: np.arange(31)}, {0: T_LINK}, {0: 1.0})
+    return own, a, b, t, clusters
+
+
+def _template_lift(customer_own: float, share: float | None) -> float:
+    own, a, b, t, clusters = _template_world(customer_own)
+    label = np.zeros(31, dtype=np.int64)
+    strength = _plain_strength(a, b, t, 31)  # the community's strengths: all links summed
+    participation = np.ones(31)
+    participation[30] = 0.8
+    ties = None
+    if share is not None:
+        shares = np.full(31, 0.4)
+        shares[30] = share
+        nothing = np.zeros_like(t)
+        ties = TemplateTies(t, nothing, nothing, shares)
+    final = lift_from_guilty(
+        own, label, strength, clusters, (a, b, t), strength, participation, template=ties
+    )
+    return float(final[30])
+
+
+def test_a_customer_carrying_a_fleets_template_on_a_few_prompts_is_not_lifted_by_it() -> None:
+    # 30 template links to guilty members saturate the link strength: without the carrying
+    # share, a customer with almost no doubt of its own is flagged through the template alone
+    assert _template_lift(0.04, None) >= 0.5
+    # stamping it on a tenth of its prompts (two of a twenty-prompt sample) ties it to nobody
+    assert _template_lift(0.04, 0.1) < 0.05
+    assert _template_lift(0.04, 0.2) < _template_lift(0.04, 0.3)
+
+
+def test_an_operator_wrapping_most_of_its_harvest_in_the_template_is_still_lifted() -> None:
+    # a low-and-slow member: a median customer alone, the fleet's template on most prompts
+    assert _template_lift(0.04, 0.6) >= 0.5
+    assert np.isclose(_template_lift(0.04, 0.6), _template_lift(0.04, None))
+
+
+def test_template_weight_counts_from_a_tenth_of_the_prompts_fully_from_half() -> None:
+    w = template_weight(np.array([0.0, 0.1, 0.3, 0.5, 0.9, np.nan]))
+    assert w[0] == w[1] == 0.0 and 0.0 < w[2] < 1.0 and w[3] == w[4] == 1.0 and w[5] == 0.0
+
+
+def test_other_links_still_add_up_beside_template_links() -> None:
+    src, dst, w = _graph()
+    label = np.zeros(10, dtype=np.int64)
+    sus = np.ones(10)
+    t = np.full(w.shape[0], 0.3)
+    # a template link counted whole is the edge's combined weight, one counted not at all is
+    # just the other links, which still add up over the edges
+    whole = guilty_strength(src, dst, w, label, sus, template=(t, np.ones(10)))
+    combined = guilty_strength(src, dst, 1.0 - (1.0 - w) * (1.0 - t), label, sus)
+    assert np.allclose(whole, combined)
+    none = guilty_strength(src, dst, w, label, sus, template=(t, np.zeros(10)))
+    assert np.allclose(none, guilty_strength(src, dst, w, label, sus))
+    assert none[3] > 1.0 - np.exp(-0.6)  # row 3's three card links add up
+
+
+def test_template_weighting_keeps_what_the_community_added_beyond_the_links() -> None:
+    # row 5 is tied to the fleet only by operator addresses that carve_cores added to the
+    # community's strengths (no edge of the graph); the fleet (0-4) stamps a template
+    own = np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.2])
+    a, b = np.triu_indices(5, k=1)
+    t = np.full(a.shape[0], T_LINK)
+    label = np.zeros(6, dtype=np.int64)
+    clusters = cluster_scores(own, {0: np.arange(6)}, {0: T_LINK}, {0: 1.0})
+    strength = _plain_strength(a, b, t, 6)
+    strength_all = strength.copy()
+    strength_all[5] = 0.98
+    nothing = np.zeros_like(t)
+    ties = TemplateTies(t, nothing, nothing, np.array([0.1] * 5 + [0.0]))
+    args = (own, label, strength, clusters, (a, b, t), strength_all, np.ones(6))
+    with_ties = lift_from_guilty(*args, template=ties)
+    without = lift_from_guilty(*args)
+    assert with_ties[5] == without[5] and with_ties[5] >= 0.5

@@ -55,6 +55,20 @@ lift multiplies counts each link in proportion to how suspicious the member at i
 after a first lift, fully from the watch line (``SUSPICIOUS_AT``) up (:func:`guilty_strength`):
 a fleet member whose fleet-mates are watched or flagged keeps its whole link strength, a
 customer tied only to other customers of the community keeps little.
+
+**Template links count as much as the account carries the template.** A template stamped by
+a fleet of fifty makes a link to each of them, so an account that shares it is tied to the
+whole fleet at once. A fleet member wraps a good part of its prompts in it; a customer that
+uses the same wording (a vendor's wrapper, a persona line from a prompt library) on the fewest
+prompts that count as stamping at all is not tied by it: each account's template links, in the
+specific and the collective part and in the first lift alike, count in proportion to the share
+of its own sampled prompts that carry a template it stamps (:func:`template_weight`, nothing
+up to a tenth, in full from half). Other kinds of links still add up over the edges. Counting a
+template once per account whatever the fleet's size was tried and dropped: a low-and-slow
+fleet's members each look like a median customer and are often tied by nothing but the fleet's
+template, so a template counted once cannot lift them (a fifth of such a fleet lost on the
+hard tuning world), and the same goes for not letting a template lift an account whose own
+score is near zero.
 """
 
 from __future__ import annotations
@@ -64,6 +78,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from distillguard.detect.behaviour.frame import ramp
 from distillguard.detect.findings import Evidence
 
 __all__ = [
@@ -76,6 +91,7 @@ __all__ = [
     "LIFT_WEIGHT",
     "SIZE_WEIGHT",
     "SUSPICIOUS_AT",
+    "TEMPLATE_CARRY",
     "WEIGHTS",
     "WEIGHTS_METADATA",
     "ClusterScore",
@@ -85,6 +101,7 @@ __all__ = [
     "lift",
     "lift_from_guilty",
     "sigmoid",
+    "template_weight",
 ]
 
 BIAS = -6.2
@@ -121,6 +138,11 @@ COLLECTIVE_LIFT_WEIGHT = 6.0
 # A linked member at this score or above (the watch line of verdicts.response_for) counts fully
 # towards the lift of the members it is linked to; one below it, in proportion.
 SUSPICIOUS_AT = 0.25
+# A member's template links count from this share of its own prompts carrying the template,
+# fully from the second (template_weight): shared_templates counts an account as stamping a
+# template from two prompts and a twentieth of its sample, which is a tenth of the usual
+# twenty-prompt sample.
+TEMPLATE_CARRY = (0.1, 0.5)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -218,6 +240,29 @@ def lift(
     return np.asarray(np.maximum(own, lifted))
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateTies:
+    """Template links kept apart from the others, so that the lift can weigh each account's
+    template links by how much of its own traffic carries the template
+    (``network.links.LinkGraph``): per edge, ``edge`` the template link's part of the edge's
+    weight (``alpha * s``), ``specific`` and ``weight`` the edge's specific and overall weight
+    without it; per account, ``share`` the share of its prompts that carry a template it
+    stamps."""
+
+    edge: np.ndarray
+    specific: np.ndarray
+    weight: np.ndarray
+    share: np.ndarray
+
+
+def template_weight(share: np.ndarray) -> np.ndarray:
+    """How much an account's template links may say about it, in [0, 1], from the share of its
+    own sampled prompts that carry a template it stamps (``TEMPLATE_CARRY``): an operator wraps
+    a good part of its harvest in its template, a customer who pasted a vendor's wrapper or a
+    persona line into a few prompts carries it on the fewest that count as stamping at all."""
+    return np.asarray(ramp(np.nan_to_num(share), *TEMPLATE_CARRY))
+
+
 def guilty_strength(
     src: np.ndarray,
     dst: np.ndarray,
@@ -225,20 +270,65 @@ def guilty_strength(
     label: np.ndarray,
     suspicion: np.ndarray,
     tau: float = 1.0,
+    template: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per account, its link strength to the *suspicious* members of its own cluster:
     ``1 - exp(-sum_j weight_ij * suspicion_j / tau)`` over the edges ``(src, dst, weight)``
     inside its cluster (``label``, -1 = none), ``suspicion`` in [0, 1] per account (its score
     after a first lift). With ``suspicion`` all ones this is the community's plain link
-    strength (``network.communities``, tau 1), so it never exceeds it."""
+    strength (``network.communities``, tau 1), so it never exceeds it.
+
+    ``template`` = (per edge, the template link's part of the edge's weight; per account, how
+    much its template links may say, :func:`template_weight`) weighs template links apart, with
+    ``weight`` then the edges' weight *without* them: for account ``i`` an edge counts
+    ``1 - (1 - w_ij) * (1 - t_ij * template_i)``, which is ``w`` with the template link whole
+    (``template_i`` 1) and without it (0)."""
     n = label.shape[0]
     inside = (label[src] == label[dst]) & (label[src] >= 0)
     s, d, w = src[inside], dst[inside], weight[inside]
     sus = np.clip(np.nan_to_num(suspicion), 0.0, 1.0)
     deg = np.zeros(n)
-    np.add.at(deg, s, w * sus[d])
-    np.add.at(deg, d, w * sus[s])
+    if template is None:
+        np.add.at(deg, s, w * sus[d])
+        np.add.at(deg, d, w * sus[s])
+    else:
+        t = np.clip(template[0][inside], 0.0, 1.0)
+        tw = np.clip(template[1], 0.0, 1.0)
+        np.add.at(deg, s, (1.0 - (1.0 - w) * (1.0 - t * tw[s])) * sus[d])
+        np.add.at(deg, d, (1.0 - (1.0 - w) * (1.0 - t * tw[d])) * sus[s])
     return np.asarray(1.0 - np.exp(-deg / tau))
+
+
+def _less_template(
+    strength: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    label: np.ndarray,
+    untemplated: np.ndarray,
+    edge: np.ndarray,
+    weight: np.ndarray,
+) -> np.ndarray:
+    """A community strength (``1 - exp(-sum of edge weights)``) with each account's template
+    links counted at its template ``weight``: the part ``(1 - u) * t * (1 - weight_i)`` of
+    each edge inside its cluster taken out of the sum, whatever else the community added
+    (``communities.carve_cores`` ties anchored accounts by operator addresses)."""
+    inside = (label[src] == label[dst]) & (label[src] >= 0)
+    s, d = src[inside], dst[inside]
+    u = np.clip(untemplated[inside], 0.0, 1.0)
+    t = np.clip(edge[inside], 0.0, 1.0)
+    tw = np.clip(weight, 0.0, 1.0)
+    n = label.shape[0]
+    full = np.zeros(n)
+    np.add.at(full, s, 1.0 - (1.0 - u) * (1.0 - t))
+    np.add.at(full, d, 1.0 - (1.0 - u) * (1.0 - t))
+    excess = np.zeros(n)
+    np.add.at(excess, s, (1.0 - u) * t * (1.0 - tw[s]))
+    np.add.at(excess, d, (1.0 - u) * t * (1.0 - tw[d]))
+    # a saturated strength (1.0 in floating point) no longer says its sum: the links' own is
+    # the least it was
+    deg = np.maximum(-np.log1p(-np.clip(strength, 0.0, 1.0 - 1e-16)), full)
+    out = 1.0 - np.exp(-np.maximum(deg - excess, 0.0))
+    return np.asarray(np.where(excess > 0, np.minimum(out, strength), strength))
 
 
 def lift_from_guilty(
@@ -249,14 +339,30 @@ def lift_from_guilty(
     edges: tuple[np.ndarray, np.ndarray, np.ndarray],
     strength_all: np.ndarray | None = None,
     participation: np.ndarray | None = None,
+    template: TemplateTies | None = None,
 ) -> np.ndarray:
     """:func:`lift` with each member's specific ``strength`` counted only towards suspicious
     members: a first lift says who is suspicious (a member at ``SUSPICIOUS_AT`` or above counts
     fully, one below in proportion), then the members are lifted again with
     :func:`guilty_strength` over ``edges`` (src, dst, specific weight) in place of
     ``strength``. The collective part (``strength_all * participation``) is unchanged: it
-    already asks the member to take part in what the cluster does."""
+    already asks the member to take part in what the cluster does.
+
+    ``template`` (:class:`TemplateTies`) weighs each member's template links, in both parts
+    and in the first lift, by the share of its own prompts that carry its template
+    (:func:`template_weight`): a template that a fleet of fifty stamps makes fifty links, and
+    a customer that carries it on a few prompts must not be tied to the fleet by all fifty."""
+    if template is not None:
+        tw = (template.edge, template_weight(template.share))
+        src, dst = edges[0], edges[1]
+        strength = _less_template(strength, src, dst, label, template.specific, *tw)
+        if strength_all is not None:
+            strength_all = _less_template(strength_all, src, dst, label, template.weight, *tw)
+        edges = (src, dst, template.specific)
     first = lift(own, label, strength, clusters, strength_all, participation)
     suspicion = np.clip(first / SUSPICIOUS_AT, 0.0, 1.0)
-    guilty = np.minimum(strength, guilty_strength(*edges, label, suspicion))
+    guilty = np.minimum(
+        strength,
+        guilty_strength(*edges, label, suspicion, template=None if template is None else tw),
+    )
     return lift(own, label, guilty, clusters, strength_all, participation)

@@ -35,6 +35,7 @@ from distillguard.detect.behaviour.timing import (
 )
 from distillguard.detect.combine import (
     WEIGHTS,
+    TemplateTies,
     account_logits,
     cluster_scores,
     lift_from_guilty,
@@ -52,7 +53,12 @@ from distillguard.detect.network.communities import (
     find_communities,
     split_communities,
 )
-from distillguard.detect.network.links import build_links, template_link_keys
+from distillguard.detect.network.links import (
+    KIND_WEIGHTS,
+    TemplateKeys,
+    build_links,
+    template_link_keys,
+)
 from distillguard.detect.overrides import find_override, rows_to_known_good
 from distillguard.detect.prediction.prada import range_reference, stream_stats
 from distillguard.detect.queries import (
@@ -200,8 +206,9 @@ def _content_features(
     template_fn: TemplateFn | None,
     opts: AuditOptions,
     cache: _ContentCache,
-) -> tuple[int, bool, dict[int, list[str]]]:
-    """Fill the c_* columns. Returns (texts scored, sampled?, top templates per account row)."""
+) -> tuple[int, bool, TemplateKeys]:
+    """Fill the c_* columns. Returns (texts scored, sampled?, shared templates per account
+    row)."""
     per_account = int(
         np.clip(
             opts.texts_budget // max(len(frame), 1),
@@ -211,7 +218,7 @@ def _content_features(
     )
     table = _fetch(con, TEXT_SAMPLE_SQL.format(events=events, per_account=per_account))
     if table.num_rows == 0:
-        return 0, False, {}
+        return 0, False, TemplateKeys({}, {})
     acc = np.asarray(table.column("account_id").to_pylist(), dtype=object)
     hashes = table.column("h").to_numpy(zero_copy_only=False).astype(np.uint64)
     counts = table.column("n").to_numpy(zero_copy_only=False).astype(np.float64)
@@ -253,7 +260,7 @@ def _content_features(
         "c_top_template_share": [],
         "c_template_ratio": [],
     }
-    top_templates: dict[int, list[str]] = {}
+    top_templates = TemplateKeys({}, {})
     rows_of = frame.index_of([str(a) for a in acc[starts]]) if starts.size else np.zeros(0)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         w = counts[s:e]
@@ -407,14 +414,14 @@ def _network(
     frame: AccountFrame,
     events: str,
     accounts: str,
-    top_templates: Mapping[int, list[str]],
+    top_templates: TemplateKeys,
 ) -> tuple[Any, Any]:
     keys = _fetch(con, LINK_KEYS_SQL.format(events=events, accounts=accounts))
     rows = frame.index_of(keys.column("account_id").to_pylist())
     kinds = np.asarray(keys.column("kind").to_pylist(), dtype=object)
     values = np.asarray(keys.column("value").to_pylist(), dtype=object)
-    t_rows = [r for r, ts in top_templates.items() for _ in ts]
-    t_vals = [t for ts in top_templates.values() for t in ts]
+    t_rows = [r for r, ts in top_templates.values.items() for _ in ts]
+    t_vals = [t for ts in top_templates.values.values() for t in ts]
     if t_rows:
         rows = np.concatenate([rows, np.asarray(t_rows, dtype=np.int64)])
         kinds = np.concatenate([kinds, np.full(len(t_rows), "template", dtype=object)])
@@ -437,7 +444,13 @@ def _network(
         ):
             buckets[int(b_rows[s])] = np.asarray(b_q[s:e])
     graph = build_links(
-        rows, kinds, values, len(frame), orgs=frame.txt("org_id"), active_buckets=buckets
+        rows,
+        kinds,
+        values,
+        len(frame),
+        orgs=frame.txt("org_id"),
+        active_buckets=buckets,
+        template_share=top_templates.share,
     )
     return graph, find_communities(graph)
 
@@ -490,7 +503,7 @@ def audit_frame(
     notes: list[str] = []
     has_text = bool(np.nan_to_num(frame.col("share_has_text")).max() > 0)
     texts_scored, sampled = 0, False
-    top_templates: dict[int, list[str]] = {}
+    top_templates = TemplateKeys({}, {})
     if has_text:
         texts_scored, sampled, top_templates = _content_features(
             con, frame, events, scorer, template_fn, opts, cache
@@ -552,6 +565,9 @@ def audit_frame(
     )
     # Each link lifts in proportion to how suspicious the member at its other end is: a
     # customer that modularity merged into a campaign's community is linked to other customers.
+    # A member's template links count in proportion to how much of its own traffic carries
+    # the template: one template makes a link to every account that stamps it.
+    tpl = graph.by_kind.get("template")
     final = lift_from_guilty(
         own,
         comm.label,
@@ -560,6 +576,14 @@ def audit_frame(
         (graph.src, graph.dst, graph.specific),
         strength_all=comm.strength_all,
         participation=aligned_participation(comm.label, collective, chase, coverage, comm.strength),
+        template=None
+        if tpl is None
+        else TemplateTies(
+            KIND_WEIGHTS["template"][0] * tpl,
+            graph.specific_untemplated,
+            graph.weight_untemplated,
+            graph.template_share,
+        ),
     )
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None

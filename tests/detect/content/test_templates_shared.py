@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillguard.detect.content.templates import link_values, shared_templates
+from distillguard.detect.content.templates import (
+    SharedTemplate,
+    carrying_shares,
+    link_values,
+    shared_templates,
+)
 
 _WORDS = (
     "river stone lantern orbit copper meadow signal harbor velvet prism tundra falcon ember "
@@ -154,3 +159,18 @@ def test_link_values_name_the_template_for_each_member() -> None:
             (v,) = [x for x in values[a] if x.startswith(f"tpl:{t.key} ")]
             assert f"({len(t.accounts)} accounts)" in v
             assert len(v) <= len(f'tpl:{t.key} ({len(t.accounts)} accounts) ""') + 120
+
+
+def test_each_member_carries_the_template_on_its_share_of_prompts() -> None:
+    owners, texts, orgs = _world(8)
+    (t,) = shared_templates(owners, texts, orgs)
+    assert len(t.shares) == len(t.accounts)
+    for acc, share in zip(t.accounts, t.shares, strict=True):
+        mine = [x for o, x in zip(owners, texts, strict=True) if o == acc]
+        framed = sum("methodical analyst" in x for x in mine)
+        assert share == pytest.approx(framed / len(mine))
+    # shares of the templates an account stamps add up, to at most all of its prompts
+    a, b = t.accounts[0], t.accounts[1]
+    second = SharedTemplate("k2", (a,), 3, 0, "", (0.9,))
+    shares = carrying_shares([t, second])
+    assert shares[a] == 1.0 and shares[b] == pytest.approx(t.shares[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from distillguard.detect.network.communities import find_communities
-from distillguard.detect.network.links import build_links, value_weight
+from distillguard.detect.network.links import KIND_WEIGHTS, build_links, value_weight
 
 
 def _edges(graph) -> dict[tuple[int, int], float]:
@@ -163,10 +163,14 @@ def test_template_link_keys_name_the_template_and_its_size() -> None:
                 else q
             )
     orgs = np.array([f"org{i}" for i in range(12)], dtype=object)
-    keys = template_link_keys(np.array(rows), texts, orgs)
+    found = template_link_keys(np.array(rows), texts, orgs)
+    keys = found.values
     assert set(keys) == set(range(6))
     value = keys[0][0]
     assert value.startswith("tpl:") and "(6 accounts)" in value and "methodical analyst" in value
+    # every third prompt of each member carries the template
+    assert set(found.share) == set(range(6))
+    assert all(abs(v - 7 / 20) < 1e-9 for v in found.share.values())
 
 
 def test_addresses_shared_by_three_or_more_are_kept_as_groups_however_weak() -> None:
@@ -178,3 +182,21 @@ def test_addresses_shared_by_three_or_more_are_kept_as_groups_however_weak() -> 
     assert groups == [tuple(range(30)), (50, 51, 52)]  # not the pair, not the device
     strangers = (g.src < 30) & (g.dst < 30)
     assert not strangers.any()  # one exit shared by thirty links nobody
+
+
+def test_template_links_are_kept_apart_with_each_accounts_carrying_share() -> None:
+    # a fleet of 4 shares a card and a template; account 4 shares only the template
+    rows = [0, 1, 2, 3, 0, 1, 2, 3, 4]
+    kinds = ["payment"] * 4 + ["template"] * 5
+    values = ["card-1"] * 4 + ["tpl:operator"] * 5
+    share = {0: 0.8, 1: 0.8, 2: 0.8, 3: 0.8, 4: 0.1}
+    g = build_links(np.array(rows), np.array(kinds), np.array(values), 5, template_share=share)
+    assert np.allclose(g.template_share, [0.8, 0.8, 0.8, 0.8, 0.1])
+    alpha = KIND_WEIGHTS["template"][0]
+    t = alpha * g.by_kind["template"]
+    # without the template the edges keep their card, and the template is all that ties 4
+    assert np.allclose(1.0 - (1.0 - g.specific_untemplated) * (1.0 - t), g.specific)
+    assert np.allclose(1.0 - (1.0 - g.weight_untemplated) * (1.0 - t), g.weight)
+    to_4 = g.dst == 4
+    assert to_4.any() and np.allclose(g.specific_untemplated[to_4], 0.0)
+    assert (g.specific_untemplated[~to_4] > 0.4).all()

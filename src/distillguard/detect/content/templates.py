@@ -26,7 +26,10 @@ values (questions, names, numbers, documents). Two tools find them:
 
 Known to evade: an operator who paraphrases the template per request (an LLM rewriting each
 prompt) defeats both; so does interleaving the template with long slot values such that fewer
-than a few shingles of the template survive.
+than a few shingles of the template survive. Each member's ``shares`` (how much of its sample
+carries the template) let the lift weigh its template links (``combine.template_weight``): an
+operator that stamps its template on no more than a tenth of each account's prompts is linked,
+but not lifted by the link.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "SharedTemplate",
+    "carrying_shares",
     "group_templates",
     "link_values",
     "mask",
@@ -228,13 +232,17 @@ class SharedTemplate:
     """One template stamped across accounts: ``key`` (16 hex characters, stable), the
     ``accounts`` (owner ids as given) that stamp it, how many masked shingles it has
     (``n_shingles``, its length), how many other accounts use its words without stamping it
-    (``n_casual``) and a ``sample`` prompt built from it."""
+    (``n_casual``), a ``sample`` prompt built from it and, per member (same order as
+    ``accounts``), the share of its texts that carry the template (``shares``): an operator
+    wraps most of its harvest in its template, a customer who pasted a persona line into a few
+    prompts carries it on a few."""
 
     key: str
     accounts: tuple[Any, ...]
     n_shingles: int
     n_casual: int
     sample: str
+    shares: tuple[float, ...] = ()
 
 
 def shared_templates(
@@ -360,12 +368,15 @@ def shared_templates(
         if len({org_of.get(m) or ("self", m) for m in members}) < 2:
             continue
         want = set(shingles)
-        carrying = [
-            i
+        carried = {
+            a: [
+                i
+                for i in texts_of.get(a, [])
+                if 2 * len(want.intersection(sh[start[i] : start[i + 1]].tolist())) >= len(want)
+            ]
             for a in accs.tolist()
-            for i in texts_of.get(int(a), [])
-            if 2 * len(want.intersection(sh[start[i] : start[i + 1]].tolist())) >= len(want)
-        ]
+        }
+        carrying = [i for a in accs.tolist() for i in carried[a]]
         if attack_of is not None and _mostly_attacks(attack_of[carrying], max_attack_share):
             continue
         casual = max(int(users[shingles].max()) - accs.shape[0], 0)
@@ -377,7 +388,8 @@ def shared_templates(
             for i in texts_of.get(int(accs[0]), [])
         ]
         best = texts[-max(hits)[1]] if hits else ""
-        out.append(SharedTemplate(key, members, len(shingles), casual, best))
+        shares = tuple(len(carried[a]) / max(float(texts_per_acc[a]), 1.0) for a in accs.tolist())
+        out.append(SharedTemplate(key, members, len(shingles), casual, best, shares))
     out.sort(key=lambda t: t.key)
     return out
 
@@ -387,6 +399,17 @@ def _mostly_attacks(scores: npt.NDArray[np.float64], max_share: float) -> bool:
     (score >= 0.5); unscored prompts (NaN) do not count either way."""
     known = scores[np.isfinite(scores)]
     return bool(known.size) and float((known >= 0.5).mean()) > max_share
+
+
+def carrying_shares(templates: Sequence[SharedTemplate]) -> dict[Any, float]:
+    """Per owner, the share of its texts that carry any of the templates it stamps (their
+    shares added up, at most 1): an operator that rotates its harvest through several
+    templates wraps most of it all the same."""
+    out: dict[Any, float] = {}
+    for t in templates:
+        for owner, share in zip(t.accounts, t.shares, strict=True):
+            out[owner] = min(out.get(owner, 0.0) + float(share), 1.0)
+    return out
 
 
 def link_values(templates: Sequence[SharedTemplate]) -> dict[Any, list[str]]:

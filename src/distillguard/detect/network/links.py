@@ -20,7 +20,8 @@ says little:
 - a prompt template (``detect.content.templates.shared_templates``: a rare template stamped by
   accounts of more than one org, which is what makes it rare already) weighs ``df ** -0.25``:
   one operator's template stamped across its whole fleet stays strong evidence however large the
-  fleet, where a shared address would not;
+  fleet, where a shared address would not (the lift weighs an account's template links by the
+  share of its own prompts that carry the template: ``combine.template_weight``);
 - within one organisation (same ``org_id``) payment, device, sign-up and template links count a
   third: colleagues sharing the company card or the team's in-house tool is expected;
 - synchronised activity (in the spirit of SynchroTrap, Cao et al. 2014): for pairs already
@@ -35,14 +36,22 @@ campaign connected without a quadratic number of edges.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from distillguard.detect.behaviour.frame import ramp
-from distillguard.detect.content.templates import link_values, shared_templates
+from distillguard.detect.content.templates import carrying_shares, link_values, shared_templates
 
-__all__ = ["KIND_WEIGHTS", "LinkGraph", "build_links", "template_link_keys", "value_weight"]
+__all__ = [
+    "KIND_WEIGHTS",
+    "LinkGraph",
+    "TemplateKeys",
+    "build_links",
+    "template_link_keys",
+    "value_weight",
+]
 
 # alpha_k (how much one kind of link can say) and tau_k (summed shared weight for ~63%).
 KIND_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -79,6 +88,11 @@ class LinkGraph:
     (which strangers share through public proxies and VPN exits): only these lift a member's
     score, while all links shape the clusters; ``by_kind`` the per-kind strength s_k of each
     edge (same order);
+    ``specific_untemplated`` and ``weight_untemplated`` the specific and overall combinations
+    without template links (a template is
+    one piece of evidence however many accounts stamp it: the lift counts it once, see
+    ``combine.guilty_strength``); ``template_share`` per account row, the share of its sampled
+    prompts that carry a template it stamps (0 = none);
     ``shared`` per kind, the values each account shares with somebody (for evidence);
     ``groups`` the accounts behind each address or subnet shared by three to
     ``max_df_overlap`` accounts, however weak the links it makes (the rare infrastructure a
@@ -93,6 +107,9 @@ class LinkGraph:
     by_kind: dict[str, np.ndarray] = field(default_factory=dict)
     shared: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
     groups: tuple[np.ndarray, ...] = ()
+    specific_untemplated: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    template_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weight_untemplated: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _pairs_for_group(members: np.ndarray, max_pairs_df: int, chain: int) -> np.ndarray:
@@ -155,6 +172,7 @@ def build_links(
     n_accounts: int,
     orgs: np.ndarray | None = None,
     active_buckets: dict[int, np.ndarray] | None = None,
+    template_share: Mapping[int, float] | None = None,
     *,
     max_df_infra: int = 50,
     max_df_overlap: int = 200,
@@ -165,10 +183,14 @@ def build_links(
     """Build the weighted account graph from link keys.
 
     ``account_rows`` are row indices into the account frame; ``orgs`` the org_id per account row
-    (or None); ``active_buckets`` per row the sorted 5-minute buckets it was active in.
-    Edges weaker than ``min_weight`` are dropped.
+    (or None); ``active_buckets`` per row the sorted 5-minute buckets it was active in;
+    ``template_share`` per row the share of its prompts that carry its template
+    (``template_link_keys``). Edges weaker than ``min_weight`` are dropped.
     """
     n = n_accounts
+    share = np.zeros(n)
+    for r, v in (template_share or {}).items():
+        share[int(r)] = float(v)
     per_kind: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     ip_jaccard: tuple[np.ndarray, np.ndarray] | None = None
     shared: dict[str, dict[int, tuple[str, ...]]] = {}
@@ -232,7 +254,19 @@ def build_links(
 
     if not per_kind:
         empty = np.zeros(0, dtype=np.int64)
-        return LinkGraph(n, empty, empty, np.zeros(0), np.zeros(0), {}, shared, tuple(groups))
+        return LinkGraph(
+            n,
+            empty,
+            empty,
+            np.zeros(0),
+            np.zeros(0),
+            {},
+            shared,
+            tuple(groups),
+            np.zeros(0),
+            share,
+            np.zeros(0),
+        )
     keys_arr = np.unique(np.concatenate([k for k, _ in per_kind.values()]))
     src = keys_arr // n
     dst = keys_arr % n
@@ -265,10 +299,16 @@ def build_links(
         by_kind["sync"] = strength
         keep_prob *= 1.0 - KIND_WEIGHTS["sync"][0] * strength
     weight = 1.0 - keep_prob
-    keep_specific = np.ones(keys_arr.shape[0])
+    keep_all_untemplated = keep_prob.copy()
+    if "template" in by_kind:
+        keep_all_untemplated /= 1.0 - KIND_WEIGHTS["template"][0] * by_kind["template"]
+    keep_untemplated = np.ones(keys_arr.shape[0])
     for kind, strength in by_kind.items():
-        if kind not in _INFRA:
-            keep_specific *= 1.0 - KIND_WEIGHTS[kind][0] * strength
+        if kind not in _INFRA and kind != "template":
+            keep_untemplated *= 1.0 - KIND_WEIGHTS[kind][0] * strength
+    keep_specific = keep_untemplated.copy()
+    if "template" in by_kind:
+        keep_specific *= 1.0 - KIND_WEIGHTS["template"][0] * by_kind["template"]
     keep = weight >= min_weight
     return LinkGraph(
         n,
@@ -279,17 +319,32 @@ def build_links(
         {k: v[keep] for k, v in by_kind.items()},
         shared,
         tuple(groups),
+        (1.0 - keep_untemplated)[keep],
+        share,
+        (1.0 - keep_all_untemplated)[keep],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateKeys:
+    """Per account row, the template link values it stamps and the share of its sampled
+    prompts that carry one of them (``templates.carrying_shares``)."""
+
+    values: dict[int, list[str]]
+    share: dict[int, float]
 
 
 def template_link_keys(
     rows: np.ndarray, texts: list[str], orgs: np.ndarray, attack: np.ndarray | None = None
-) -> dict[int, list[str]]:
+) -> TemplateKeys:
     """Per account row, the rare templates it stamps (``shared_templates`` over the sampled
     prompts; ``rows[i]`` the account row of ``texts[i]``, ``orgs`` the org per account row,
     ``attack`` how surely each prompt is an attack, so that templates made of public attack
     texts are left out), as link values that read as evidence:
-    ``tpl:<key> (<n> accounts) "<sample>"``."""
+    ``tpl:<key> (<n> accounts) "<sample>"``, and how much of its traffic carries one."""
     org_of = {int(r): orgs[int(r)] for r in np.unique(rows).tolist()}
     found = shared_templates(rows.tolist(), texts, org_of, attack=attack)
-    return {int(r): v for r, v in link_values(found).items()}
+    return TemplateKeys(
+        {int(r): v for r, v in link_values(found).items()},
+        {int(r): v for r, v in carrying_shares(found).items()},
+    )
