@@ -111,3 +111,83 @@ def test_rare_address_dominated_by_participants_ties_them_into_a_core() -> None:
     assert (out.label[[10, 11, 12, 13]] < 0).all()
     assert (out.strength_all[:6] > 0.9).all()  # tied to five others at 0.8 * 6/7 each
     assert (out.strength[:6] == 0.0).all()  # an address is no specific link
+
+
+def test_an_anchored_account_joins_the_shown_fleet_whose_operator_address_it_uses() -> None:
+    """Accounts 0-5 are a community whose collective behaviour already shows (kept); 6 and 7
+    take part too but sit in a community of strangers, tied to the fleet only by an operator
+    address; 9 only sweeps tasks (one behaviour) and sends through that address alone; 8 shares
+    it but does neither."""
+    n = 20
+    label = np.full(n, -1, dtype=np.int64)
+    label[:6] = 0
+    label[6:12] = 1
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.array([0, 6, 7]),
+        dst=np.array([1, 9, 10]),
+        weight=np.array([0.9, 0.3, 0.3]),
+        specific=np.zeros(3),
+        groups=(np.array([2, 3, 4, 5, 6, 7, 8, 9]),),
+    )
+    comm = Communities(
+        label, np.zeros(n), {0: 0.9, 1: 0.3}, {0: np.arange(6), 1: np.arange(6, 12)}, np.ones(n)
+    )
+    joint = np.zeros(n)
+    joint[:8] = 0.8
+    either = joint.copy()
+    either[9] = 1.0
+    out = carve_cores(graph, comm, joint, keep=[0], either=either)
+    fleet = out.label[0]
+    assert (out.label[[2, 3, 4, 5, 6, 7, 9]] == fleet).all()
+    assert out.label[8] != fleet
+    assert out.strength_all[6] > 0.9
+    # Without ``either`` only the participants join.
+    assert carve_cores(graph, comm, joint, keep=[0]).label[9] != fleet
+
+
+def test_a_customer_roaming_shared_exits_is_not_anchored_by_one_operator_address() -> None:
+    """Account 8 chases and sweeps like the fleet and shares its operator address, but sends
+    through three other rare exits used by strangers: one exit of many, not its operator's."""
+    n = 40
+    label = np.full(n, -1, dtype=np.int64)
+    label[:6] = 0
+    operator = np.array([2, 3, 4, 5, 6, 7, 8])
+    exits = tuple(np.array([8, *range(10 + 6 * k, 16 + 6 * k)]) for k in range(3))
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.array([0]),
+        dst=np.array([1]),
+        weight=np.array([0.9]),
+        specific=np.zeros(1),
+        groups=(operator, *exits),
+    )
+    comm = Communities(label, np.zeros(n), {0: 0.9}, {0: np.arange(6)}, np.ones(n))
+    joint = np.zeros(n)
+    joint[:9] = 0.8
+    out = carve_cores(graph, comm, joint, keep=[0])
+    assert (out.label[[6, 7]] == out.label[0]).all()
+    assert out.label[8] != out.label[0]
+
+
+def test_participants_left_after_joining_form_a_core_and_anchored_sweepers_follow_it() -> None:
+    """No community shows yet: five participants on one operator address become a core, and an
+    account on that address alone that only sweeps follows them."""
+    n = 12
+    comm = Communities(np.full(n, -1, dtype=np.int64), np.zeros(n), {}, {}, np.zeros(n))
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.zeros(0, dtype=np.int64),
+        dst=np.zeros(0, dtype=np.int64),
+        weight=np.zeros(0),
+        specific=np.zeros(0),
+        groups=(np.arange(7),),
+    )
+    joint = np.zeros(n)
+    joint[:5] = 0.9
+    either = joint.copy()
+    either[5] = 0.9
+    out = carve_cores(graph, comm, joint, either=either)
+    core = out.label[0]
+    assert core >= 0
+    assert set(np.flatnonzero(out.label == core).tolist()) == {0, 1, 2, 3, 4, 5}

@@ -78,81 +78,141 @@ def carve_cores(
     comm: Communities,
     joint: np.ndarray,
     keep: Iterable[int] = (),
+    either: np.ndarray | None = None,
     min_joint: float = 0.5,
     min_size: int = 4,
     min_group_share: float = 0.5,
+    min_own_share: float = 0.5,
 ) -> Communities:
-    """``comm`` with each *core* made a community of its own: a connected group of at least
-    ``min_size`` accounts whose ``joint[i]`` (an account's part in *both* collective
-    behaviours, e.g. ``min(chase, coverage)``) reaches ``min_joint``, tied to each other by
-    direct links (of any kind) or by *rare infrastructure they dominate*: an address or subnet
-    of ``graph.groups`` (shared by three to a few hundred accounts) at least
-    ``min_group_share`` of whose users take part, which ties its participants together with
-    weight ``0.8 * share`` (the address link's alpha times how exclusively harvesters use it).
-    Members of the communities in ``keep`` (those whose collective behaviour already shows as
-    a whole) stay where they are.
+    """``comm`` with the accounts that send through a fleet's own rare addresses gathered with
+    their fleet: joined to the community in ``keep`` they are tied to, or carved out as a *core*.
 
-    A low-and-slow fleet sends through the same commercial proxies and VPN exits as hundreds
-    of customers, so modularity puts its accounts in big communities of strangers where they
-    are a minority and the community's collective shares stay low. Doing both things a
-    harvesting job does (moving to a new release within a day *and* sweeping the task space) is
-    rare among customers (a few percent in the tuning worlds, researchers most); several such
-    accounts linked to each other are the job showing through. An operator that sends only a
-    trickle through its own egress addresses leaves no link strong enough to survive the
-    document-frequency weighting (one address shared by thirty accounts looks like a VPN exit),
-    but a VPN exit's thirty users are strangers who mostly do neither, while the operator's
-    address is used by its fleet alone.
+    ``joint[i]`` is an account's part in *both* collective behaviours (e.g. ``min(chase,
+    coverage)``), ``either[i]`` its part in at least one (``max``; default ``joint``); an
+    account *participates* where ``joint`` reaches ``min_joint``. ``keep`` are the communities
+    whose collective behaviour already shows as a whole: their members stay where they are.
+
+    **Operator addresses.** An address or subnet of ``graph.groups`` (shared by three to a few
+    hundred accounts) at least ``min_group_share`` of whose users, and at least ``min_size``,
+    participate. A low-and-slow fleet sends through the same commercial proxies and VPN exits
+    as hundreds of customers, so modularity puts its accounts in big communities of strangers
+    where they are a minority and the community's collective shares stay low; and an operator
+    that sends only a trickle through its own egress leaves no link strong enough to survive
+    the document-frequency weighting (one address shared by thirty accounts looks like a VPN
+    exit). But a VPN exit's thirty users are strangers who mostly do neither, while the
+    operator's address is used by its fleet, most of which does both (moving to a new release
+    within a day *and* sweeping the task space: a few percent of customers in the tuning
+    worlds, researchers most).
+
+    **Anchored accounts.** Those that take part in at least one behaviour (``either``) and use
+    operator addresses for at least ``min_own_share`` of the rare addresses they use. A fleet
+    account sends mostly through its operator's few addresses; a customer that shares one
+    exit of a commercial VPN with a fleet roams over a dozen others used by strangers, and is
+    not anchored however much it happens to chase and sweep itself.
+
+    Then, in order: (1) an anchored account outside the kept communities that shares operator
+    addresses with their members joins the kept community it shares them with most (repeated,
+    so one tied only to accounts that just joined follows them): a fleet whose collective
+    behaviour already shows gathers the members modularity left among strangers; (2) the
+    participants left, linked to each other directly (any link) or by operator addresses (the
+    anchored ones), become a core where at least ``min_size`` are linked; (3) anchored accounts
+    still outside join a core they share operator addresses with, as in (1). Operator
+    addresses tie their anchored users with weight ``0.8 * share`` (the address link's alpha
+    times how exclusively participants use it), which the strengths of the result include.
     """
-    part_any = np.nan_to_num(joint) >= min_joint
+    part = np.nan_to_num(joint) >= min_joint
+    takes_part = part | (np.nan_to_num(either) >= min_joint) if either is not None else part
     kept = np.isin(comm.label, np.asarray(sorted(set(keep)), dtype=np.int64))
-    part = part_any & ~kept
     n = graph.n_accounts
-    sel = part[graph.src] & part[graph.dst]
-    g_keys: list[np.ndarray] = []
-    g_weights: list[np.ndarray] = []
+    n_rare = np.zeros(n)
+    n_operator = np.zeros(n)
+    operator: list[np.ndarray] = []
     for members in graph.groups:
-        share = float(part_any[members].mean())
-        tied = members[part[members]]
-        if tied.shape[0] < min_size or share < min_group_share:
-            continue
-        a, b = np.triu_indices(tied.shape[0], k=1)
-        g_keys.append(np.minimum(tied[a], tied[b]) * n + np.maximum(tied[a], tied[b]))
-        g_weights.append(np.full(a.shape[0], 0.8 * share))
-    if not sel.any() and not g_keys:
-        return comm
-    src, dst, weight, specific = graph.src, graph.dst, graph.weight, graph.specific
-    if g_keys:
-        # Add the infrastructure ties (the stronger where a pair is linked already).
-        keys = np.concatenate([src * n + dst, *g_keys])
-        w = np.concatenate([weight, *g_weights])
-        spec = np.concatenate([specific, *(np.zeros(k.shape[0]) for k in g_keys)])
-        order = np.lexsort((-w, keys))
-        keys, w, spec = keys[order], w[order], spec[order]
-        first = np.concatenate([[True], keys[1:] != keys[:-1]])
-        keys, weight, specific = keys[first], w[first], spec[first]
-        src, dst = keys // n, keys % n
-        graph = LinkGraph(n, src, dst, weight, specific, {}, graph.shared, graph.groups)
-        sel = part[src] & part[dst]
-    nodes = np.flatnonzero(part)
+        n_rare[members] += 1
+        k = int(part[members].sum())
+        if k >= min_size and k >= min_group_share * members.shape[0]:
+            operator.append(members)
+            n_operator[members] += 1
+    anchored = takes_part & (n_operator > 0) & (n_operator >= min_own_share * n_rare)
+    tied = [m[anchored[m]] for m in operator]
+    label = comm.label.copy()
+    home = np.where(kept, label, -1)
+    _join(home, tied, ~kept & anchored)
+    # (2) cores among the participants left
+    rest = part & (home < 0)
+    sel = rest[graph.src] & rest[graph.dst]
+    edges = [np.stack([graph.src[sel], graph.dst[sel]], axis=1)]
+    for t in tied:
+        t = t[rest[t]]
+        if t.shape[0] >= 2:
+            edges.append(np.stack([np.full(t.shape[0] - 1, t[0]), t[1:]], axis=1))
+    pairs = np.concatenate(edges)
+    nodes = np.flatnonzero(rest)
     local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(nodes.shape[0])
-    g = ig.Graph(
-        n=nodes.shape[0],
-        edges=list(zip(local[src[sel]].tolist(), local[dst[sel]].tolist(), strict=True)),
-    )
-    label = comm.label.copy()
+    g = ig.Graph(n=nodes.shape[0], edges=local[pairs].tolist())
     offset = int(label.max()) + 1 if label.size else 0
-    carved = False
+    cores = np.full(n, -1, dtype=np.int64)
     for comp in g.connected_components():
-        if len(comp) < min_size:
-            continue
-        label[nodes[np.asarray(comp)]] = offset
-        offset += 1
-        carved = True
-    if not carved:
+        if len(comp) >= min_size:
+            cores[nodes[np.asarray(comp, dtype=np.int64)]] = offset
+            offset += 1
+    # (3) anchored accounts still outside follow a core they share operator addresses with
+    _join(cores, tied, anchored & (home < 0) & (cores < 0))
+    moved = (home >= 0) & ~kept
+    label = np.where(moved, home, np.where(cores >= 0, cores, label))
+    if not (moved.any() or (cores >= 0).any()):
         return comm
+    graph = _with_ties(graph, operator, tied, part)
     touched = np.flatnonzero(label >= 0)
     return _summarise(graph, touched, label[touched])
+
+
+def _join(home: np.ndarray, tied: list[np.ndarray], free: np.ndarray, rounds: int = 5) -> None:
+    """In place: each ``free`` account without a ``home`` (-1) that shares a group of ``tied``
+    with accounts that have one takes the home it shares most (ties: the smaller), repeated
+    ``rounds`` times so that it can follow accounts that joined in an earlier round."""
+    for _ in range(rounds):
+        votes: dict[int, dict[int, int]] = {}
+        for t in tied:
+            homes = home[t][home[t] >= 0]
+            if homes.shape[0] == 0:
+                continue
+            hv, hc = np.unique(homes, return_counts=True)
+            for x in t[(home[t] < 0) & free[t]].tolist():
+                d = votes.setdefault(x, {})
+                for h, c in zip(hv.tolist(), hc.tolist(), strict=True):
+                    d[h] = d.get(h, 0) + c
+        if not votes:
+            return
+        for x, d in votes.items():
+            home[x] = max(d.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+
+
+def _with_ties(
+    graph: LinkGraph, operator: list[np.ndarray], tied: list[np.ndarray], part: np.ndarray
+) -> LinkGraph:
+    """``graph`` plus an address tie of weight ``0.8 * share`` between the anchored users of
+    each operator address (the stronger where a pair is linked already)."""
+    n = graph.n_accounts
+    keys_l: list[np.ndarray] = [graph.src * n + graph.dst]
+    w_l: list[np.ndarray] = [graph.weight]
+    spec_l: list[np.ndarray] = [graph.specific]
+    for members, t in zip(operator, tied, strict=True):
+        if t.shape[0] < 2:
+            continue
+        a, b = np.triu_indices(t.shape[0], k=1)
+        keys_l.append(np.minimum(t[a], t[b]) * n + np.maximum(t[a], t[b]))
+        w_l.append(np.full(a.shape[0], 0.8 * float(part[members].mean())))
+        spec_l.append(np.zeros(a.shape[0]))
+    if len(keys_l) == 1:
+        return graph
+    keys, w, spec = np.concatenate(keys_l), np.concatenate(w_l), np.concatenate(spec_l)
+    order = np.lexsort((-w, keys))
+    keys, w, spec = keys[order], w[order], spec[order]
+    first = np.concatenate([[True], keys[1:] != keys[:-1]])
+    keys, w, spec = keys[first], w[first], spec[first]
+    return LinkGraph(n, keys // n, keys % n, w, spec, {}, graph.shared, graph.groups)
 
 
 def _leiden(graph: LinkGraph, touched: np.ndarray, seed: int) -> np.ndarray:
