@@ -192,3 +192,55 @@ def test_old_file_loads_without_the_test_and_a_reload_turns_it_on(
     assert all(r.status_code == 200 for r in before)  # no reference: the test waits
     assert _challenged(after[-1])
     assert PREDICT_REASON in after[-1].headers["x-distillguard-action"]
+
+
+def test_without_a_reference_the_range_seen_so_far_judges_once_enough_accounts_sent(
+    gateway: GatewayFactory,
+) -> None:
+    from distillguard.detect.prediction.prada import RUNNING_MIN_ACCOUNTS
+
+    keys = Keys()
+    customers = [keys.add(f"sk-c{i}", f"acct-c{i}") for i in range(RUNNING_MIN_ACCOUNTS + 4)]
+    sweeper = keys.add("sk-sweep", "acct-sweep")
+    early = keys.add("sk-early", "acct-early")
+    rng = np.random.default_rng(17)
+    enf = parse_enforcement(orjson.dumps(document(with_reference=False)))
+    with gateway(keys, enforcement=enf, online=OnlineWorker()) as (url, app):
+        assert httpx.get(url + "/healthz").json()["predict_reference_features"] is None
+        # Alone, a sweeping account is not judged: one account is no population.
+        alone = _send(url, early, sweep(rng, 40), app)
+        cust = [_send(url, key, natural(rng, 8), app) for key in customers]
+        swept = _send(url, sweeper, sweep(rng, 80), app)
+        late = _send(url, customers[0], natural(rng, 40), app)
+    assert all(r.status_code == 200 for r in alone)
+    for rs in [*cust, late]:
+        assert all(r.status_code == 200 for r in rs)
+        assert not any(PREDICT_REASON in r.headers["x-distillguard-action"] for r in rs)
+    first = next(i for i, r in enumerate(swept) if _challenged(r))
+    assert first >= online.PREDICT_MIN_QUERIES
+    assert _challenged(swept[-1])
+    assert PREDICT_REASON in swept[-1].headers["x-distillguard-action"]
+
+
+def test_score_batch_uses_the_running_reference_only_without_the_audits() -> None:
+    from distillguard.detect.prediction.prada import RunningReference
+
+    rng = np.random.default_rng(19)
+    running = RunningReference(min_accounts=5)
+    batch: list[Any] = [
+        [f"c{i}", "phone", predict_obs(100.0 + 10 * i + j, x)]
+        for i in range(5)
+        for j, x in enumerate(natural(rng, 10).tolist())
+    ]
+    batch += [
+        ["s", "phone", predict_obs(300.0 + i, x)] for i, x in enumerate(sweep(rng, 30).tolist())
+    ]
+    _, touched = score_batch(batch, {}, {}, None, None, 0.85, 600.0, None, running)
+    assert running.current() is not None
+    assert all(touched[f"c{i}"].n_pred_judged == 0 for i in range(4))  # before five accounts
+    assert touched["s"].n_pred_judged == 30 and touched["s"].n_pred_outside >= 20
+    # With the audit's reference the running one is neither used nor fed.
+    before = running.current()
+    more = [["s", "phone", predict_obs(400.0 + i, x)] for i, x in enumerate(sweep(rng, 5).tolist())]
+    score_batch(more, {}, {}, None, None, 0.85, 600.0, reference(), running)
+    assert running.current() is before

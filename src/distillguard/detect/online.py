@@ -30,7 +30,8 @@ retrying the request the content model disliked). A passing test lifts the score
 
 A second sequential test watches ``predict`` calls (:func:`predict_llr`): the share of an
 account's inputs outside the population's range (``Observation.predict_outside``, judged by the
-caller against the last audit's ``prediction.prada.range_reference``), customer rate against
+caller against the last audit's ``prediction.prada.range_reference``, or before there is one
+against a ``prediction.prada.RunningReference`` of the inputs seen so far), customer rate against
 extraction-sweep rate, same bound, no identity gate (the rates separate established customers
 too), lifting the score to ``ABUSE_SCORE`` as well (the policy challenges a weakly verified
 account and degrades a verified one's outputs).

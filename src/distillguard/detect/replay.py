@@ -35,7 +35,11 @@ jailbreak campaign after a median 4-6 requests instead of 15-23.
 
 Predict inputs are judged against the range of the predict inputs the last audit read
 (``prediction.prada.range_reference``, every account weighing the same), what the gateway would
-load from that audit; before the first audit there is none and the predict test waits.
+load from that audit. Before the first audit they are judged, as the gateway judges them while
+its enforcement list has no reference, against the range of the predict inputs seen so far
+(``prediction.prada.RunningReference``: every account weighing the same, from the time
+``RUNNING_MIN_ACCOUNTS`` accounts have sent some); a deployment would have yesterday's audit,
+the replay starts cold.
 """
 
 from __future__ import annotations
@@ -53,7 +57,12 @@ import structlog
 from distillguard.detect import online
 from distillguard.detect.engine import CONTENT_SIGNALS, ContentScorer, TemplateFn
 from distillguard.detect.overrides import find_override
-from distillguard.detect.prediction.prada import PopulationStats, outside_range, range_reference
+from distillguard.detect.prediction.prada import (
+    PopulationStats,
+    RunningReference,
+    outside_range,
+    range_reference,
+)
 from distillguard.detect.queries import _TEXT, PREDICT_QUERIES_SQL, events_until
 from distillguard.detect.verdicts import FlagPath
 from distillguard.identity.signup_risk import SignupRisk, score_signups_as_of
@@ -311,8 +320,11 @@ def replay_deployment(
     lo = t0 - 1.0
     audit_s = 0.0
     reference: PopulationStats | None = None
+    running = RunningReference()
     for hi in [*cuts, t1]:
-        _online_window(con, lo, hi, accounts, content, carriers, links, first, opts, reference)
+        _online_window(
+            con, lo, hi, accounts, content, carriers, links, first, opts, reference, running
+        )
         if hi < t1:
             t_audit = time.perf_counter()
             audited = _audited(hi, opts.replay_horizon_s)
@@ -356,9 +368,11 @@ def _online_window(
     first: dict[str, FirstFlag],
     opts: AuditOptions,
     reference: PopulationStats | None,
+    running: RunningReference,
 ) -> None:
     """The gateway's per-request path for the events in (lo, hi]; predict inputs are judged
-    against ``reference``, the range of the last audit's predict inputs (none before it)."""
+    against ``reference``, the range of the last audit's predict inputs, or before the first
+    audit against ``running``, the range of the predict inputs seen so far."""
     table = con.sql(_EVENTS_SQL.format(text=_TEXT, lo=lo, hi=hi)).to_arrow_table()
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     due: list[tuple[str, float, online.OnlineState]] = []
@@ -373,6 +387,13 @@ def _online_window(
         ]
         for k in keys:
             carriers.setdefault(k, set()).add(acc)
+        feats = cols["features"][i]
+        ref = reference
+        if reference is None and feats and cols["endpoint"][i] == "predict":
+            # Before the first audit: the range of what the gateway has seen so far, every
+            # account weighing the same (judged before this input joins it).
+            ref = running.current()
+            running.add(str(acc), np.asarray(feats, dtype=np.float64))
         a = accounts.get(acc)
         if a is None:
             continue
@@ -407,10 +428,9 @@ def _online_window(
             )
             continue
         h = cols["h"][i]
-        feats = cols["features"][i]
         outside = (
-            outside_range(np.asarray(feats, dtype=np.float64), reference)
-            if reference is not None and feats and cols["endpoint"][i] == "predict"
+            outside_range(np.asarray(feats, dtype=np.float64), ref)
+            if ref is not None and feats and cols["endpoint"][i] == "predict"
             else None
         )
         obs = online.Observation(

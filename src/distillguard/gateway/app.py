@@ -656,12 +656,14 @@ class GatewayApp:
                 "params": {k: v for k, v in doc.items() if k not in _CONTENT_KEYS},
                 "client_fingerprint": client_fp,
             }
-            if endpoint is Endpoint.PREDICT and self._predict_dim is not None:
+            if endpoint is Endpoint.PREDICT:
                 # The input vector as the event log records it (the validated ``features``),
                 # judged in the scorer against the enforcement list's predict reference; a
                 # vector of another length (another model's) is not judged, so not sent.
+                # Without a reference every one is sent: the scorer judges against the range
+                # of the inputs it has seen so far (``prada.RunningReference``).
                 feats = doc["features"]
-                if len(feats) == self._predict_dim:
+                if self._predict_dim is None or len(feats) == self._predict_dim:
                     obs["features"] = feats
             online.submit(account_id, str(principal.tier), obs, _online_context(principal))
         if state_ok and tokens:

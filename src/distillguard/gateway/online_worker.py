@@ -25,7 +25,11 @@ range of the predict inputs the audit read) travels down the same pipe as a cont
 start and after every reload, in order with the batches (observations queued before a reload are
 judged against the range they were queued under). Each predict observation carries its input
 vector (the request's ``features``, as the event log records them); :func:`score_batch` sets
-``predict_outside`` with ``prada.outside_range``, the function the replay calls.
+``predict_outside`` with ``prada.outside_range``, the function the replay calls. While the list
+has no reference (a gateway deployed before its first audit), the child judges against a
+``prada.RunningReference`` of the predict inputs it has seen so far, every account weighing the
+same, from the time ``prada.RUNNING_MIN_ACCOUNTS`` accounts have sent some (the replay does the
+same before its first audit).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import structlog
 from distillguard.respond.enforcement import parse_predict_reference, predict_reference_document
 
 if TYPE_CHECKING:
-    from distillguard.detect.prediction.prada import PopulationStats
+    from distillguard.detect.prediction.prada import PopulationStats, RunningReference
 
 __all__ = [
     "NO_SCORE",
@@ -157,6 +161,7 @@ def score_batch(
     hot_at: float,
     hold_s: float,
     reference: PopulationStats | None = None,
+    running: RunningReference | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Fold and score a batch of ``(account_id, context, observation)`` in order.
 
@@ -165,9 +170,10 @@ def score_batch(
     the replay seeds it. Prompts without content scores are scored by ``model`` first (batched
     when there are several). A predict observation's ``features`` (its input vector) is judged
     against ``reference`` (the enforcement list's ``predict_reference``) into
-    ``predict_outside``, as the replay judges it; without a reference, or for a vector of
-    another length, it stays None (not judged). Returns the results to send back and the
-    states touched; ``hot`` is updated in place."""
+    ``predict_outside``, as the replay judges it; without a reference it is judged against
+    ``running`` (the range of the predict inputs seen so far, which each input then joins) once
+    that has one; otherwise, or for a vector of another length, it stays None (not judged).
+    Returns the results to send back and the states touched; ``hot`` is updated in place."""
     import numpy as np
 
     from distillguard.detect import online
@@ -175,7 +181,7 @@ def score_batch(
 
     texts: list[str] = []
     slots: list[dict[str, Any]] = []
-    for _, _, obs in batch:
+    for account_id, _, obs in batch:
         # The prompt's template fingerprint is computed here, off the request path.
         text = obs.pop("text", None)
         obs["template_id"] = template_id(text) if template_id is not None and text else None
@@ -189,9 +195,14 @@ def score_batch(
             texts.append(text)
             slots.append(obs)
         feats = obs.pop("features", None)
+        ref = reference
+        if reference is None and running is not None and feats and obs["endpoint"] == "predict":
+            # No audit's range yet: what was seen so far (judged before this input joins it).
+            ref = running.current()
+            running.add(str(account_id), np.asarray(feats, dtype=np.float64))
         obs["predict_outside"] = (
-            outside_range(np.asarray(feats, dtype=np.float64), reference)
-            if reference is not None and feats and obs["endpoint"] == "predict"
+            outside_range(np.asarray(feats, dtype=np.float64), ref)
+            if ref is not None and feats and obs["endpoint"] == "predict"
             else None
         )
     if texts:
@@ -259,6 +270,7 @@ def _worker_main(
     os.nice(10)
     _yield_quickly()
     from distillguard.detect import online
+    from distillguard.detect.prediction.prada import RunningReference
 
     template_id: Any = None
     try:
@@ -278,6 +290,7 @@ def _worker_main(
     hot: dict[str, tuple[float, str]] = {}
     states: dict[str, Any] = {}
     reference: PopulationStats | None = None
+    running = RunningReference()  # used while the enforcement list has no reference
     client = None
     if redis_url:
         import redis
@@ -331,7 +344,15 @@ def _worker_main(
             except Exception as exc:  # Redis down: score from what this process knows
                 log.warning("gateway.online.redis_read_failed", error=type(exc).__name__)
         results, touched = score_batch(
-            batch, ChainMap(loaded, states), hot, model, template_id, hot_at, hold_s, reference
+            batch,
+            ChainMap(loaded, states),
+            hot,
+            model,
+            template_id,
+            hot_at,
+            hold_s,
+            reference,
+            running,
         )
         if len(states) > _MAX_STATES:
             states.clear()  # bounded memory; accounts re-learn (documented in the README)

@@ -7,6 +7,7 @@ import numpy as np
 from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.prediction.detector import PredictionExtraction
 from distillguard.detect.prediction.prada import (
+    RunningReference,
     min_distances,
     outside_range,
     population_stats,
@@ -127,3 +128,36 @@ def test_low_normality_alone_does_not_flag_a_client_inside_the_populations_range
         )
     )
     assert by["probe"] > 0.9 > alone["probe"]
+
+
+def test_running_reference_waits_for_enough_accounts_and_weighs_each_the_same() -> None:
+    rng = np.random.default_rng(11)
+    run = RunningReference(min_accounts=11)
+    # A heavy caller sweeping far off arrives first and sends more than everyone else.
+    for v in rng.uniform(-80.0, 80.0, size=(500, 3)):
+        run.add("sweeper", v)
+    for i in range(9):
+        for v in rng.normal(size=(20, 3)):
+            run.add(f"client{i}", v)
+    assert run.current() is None  # ten accounts so far
+    for v in rng.normal(size=(20, 3)):
+        run.add("client9", v)
+    ref = run.current()
+    assert ref is not None
+    # The sweeper is one account of eleven: the range is the clients'.
+    assert outside_range(np.array([0.5, -0.3, 1.0]), ref) is False
+    assert outside_range(np.array([40.0, 0.0, 0.0]), ref) is True
+
+
+def test_running_reference_ignores_other_lengths_and_bad_values() -> None:
+    rng = np.random.default_rng(12)
+    run = RunningReference(min_accounts=3)
+    for i in range(3):
+        for v in rng.normal(size=(10, 2)):
+            run.add(f"c{i}", v)
+        run.add(f"c{i}", np.array([np.nan, 1.0]))
+        run.add(f"other{i}", np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    ref = run.current()
+    assert ref is not None and ref.median.shape == (2,)
+    assert np.isfinite(ref.median).all() and (ref.scale > 0).all()
+    assert outside_range(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), ref) is None

@@ -29,8 +29,10 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "RUNNING_MIN_ACCOUNTS",
     "PopulationStats",
     "QueryStreamStats",
+    "RunningReference",
     "min_distances",
     "outside_range",
     "population_stats",
@@ -156,3 +158,78 @@ def outside_range(x: np.ndarray, ref: PopulationStats) -> bool | None:
     if v.ndim != 1 or v.shape[0] != ref.median.shape[0]:
         return None
     return bool((np.abs((v - ref.median) / ref.scale) > _OUTSIDE_Z).any())
+
+
+# A running reference needs this many accounts before it judges anything: with fewer, one
+# client's habits would be "the population" and a second client's valid inputs out of range.
+RUNNING_MIN_ACCOUNTS = 20
+_RUNNING_PER_ACCOUNT = 32
+_RUNNING_MAX_ACCOUNTS = 2048
+
+
+class RunningReference:
+    """A :func:`range_reference` of the predict inputs seen so far, for the time before an
+    audit's reference exists (a replay's first hour, a gateway deployed before its first
+    audit). Every account weighs the same, as in the audit's: a fleet counts once per account,
+    however much it sends; each account's first ``per_account`` inputs are kept, and the first
+    ``max_accounts`` accounts. Inputs of the most common length count, others are ignored.
+
+    :meth:`current` is None until ``min_accounts`` accounts sent inputs of that length; it is
+    recomputed as inputs arrive (after an eighth more rows, at least 16), so its cost is a
+    sort of the kept rows a few dozen times over a cold start, not per request.
+    """
+
+    def __init__(
+        self,
+        min_accounts: int = RUNNING_MIN_ACCOUNTS,
+        per_account: int = _RUNNING_PER_ACCOUNT,
+        max_accounts: int = _RUNNING_MAX_ACCOUNTS,
+    ) -> None:
+        self.min_accounts = max(int(min_accounts), 1)
+        self.per_account = max(int(per_account), 1)
+        self.max_accounts = max(int(max_accounts), self.min_accounts)
+        self._rows: dict[int, dict[str, list[np.ndarray]]] = {}  # length -> account -> inputs
+        self._n: dict[int, int] = {}
+        self._ref: PopulationStats | None = None
+        self._ref_rows = 0
+        self._ref_dim: int | None = None
+        self._dirty = False
+
+    def add(self, account: str, x: np.ndarray) -> None:
+        """Keep one predict input of ``account`` (a finite vector; others are ignored)."""
+        v = np.asarray(x, dtype=np.float64)
+        if v.ndim != 1 or v.shape[0] == 0 or not bool(np.isfinite(v).all()):
+            return
+        by_account = self._rows.setdefault(int(v.shape[0]), {})
+        kept = by_account.get(account)
+        if kept is None:
+            if len(by_account) >= self.max_accounts:
+                return
+            kept = by_account[account] = []
+        if len(kept) >= self.per_account:
+            return
+        kept.append(v)
+        self._n[int(v.shape[0])] = self._n.get(int(v.shape[0]), 0) + 1
+        self._dirty = True
+
+    def current(self) -> PopulationStats | None:
+        """The range of the inputs kept so far (most common length), or None while fewer than
+        ``min_accounts`` accounts sent them."""
+        if not self._dirty or not self._n:
+            return self._ref
+        dim = max(self._n.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        by_account = self._rows[dim]
+        rows = self._n[dim]
+        if len(by_account) < self.min_accounts:
+            return self._ref if self._ref_dim == dim else None
+        if (
+            self._ref is not None
+            and self._ref_dim == dim
+            and rows < self._ref_rows + max(16, self._ref_rows // 8)
+        ):
+            return self._ref
+        x = np.stack([v for kept in by_account.values() for v in kept])
+        acc = np.asarray([a for a, kept in by_account.items() for _ in kept], dtype=object)
+        self._ref, self._ref_rows, self._ref_dim = range_reference(x, acc), rows, dim
+        self._dirty = False
+        return self._ref
