@@ -66,6 +66,8 @@ ATTACK_FAMILIES = {
     "hidden_injection": "injection",
     "adversarial_suffix": "jailbreak",
     "roleplay_persuasion": "jailbreak",
+    "direct_attack": "jailbreak",
+    "agent_injection": "injection",
 }
 
 

@@ -51,5 +51,7 @@ def test_look_alikes_have_no_labels() -> None:
             "hidden_injection",
             "adversarial_suffix",
             "roleplay_persuasion",
+            "direct_attack",
+            "agent_injection",
         }
         assert bool(p.labels) == positive, p.family

@@ -124,6 +124,9 @@ class HashedBatch:
     word_starts: npt.NDArray[np.int64]
     word_ends: npt.NDArray[np.int64]
     word_ptr: npt.NDArray[np.int64]
+    raw: list[str] | None = None
+    """The texts as given (not normalised, not cut), where the caller had them: the
+    structural pass decodes case-sensitive payloads (base64, ASCII85) from them."""
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -147,7 +150,7 @@ def _offsets(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return out
 
 
-def _hash_chunk(norms: list[str]) -> HashedBatch:
+def _hash_chunk(norms: list[str], raw: list[str] | None = None) -> HashedBatch:
     lens = np.fromiter(map(len, norms), dtype=np.int64, count=len(norms)) + 2
     codes = np.frombuffer(
         ("".join(f" {t} " for t in norms) if len(norms) > 1 else f" {norms[0]} ").encode(
@@ -207,10 +210,11 @@ def _hash_chunk(norms: list[str]) -> HashedBatch:
         word_starts=w_starts,
         word_ends=w_ends,
         word_ptr=word_ptr,
+        raw=raw,
     )
 
 
-def _hash_one(norm: str) -> HashedBatch:
+def _hash_one(norm: str, raw: str | None = None) -> HashedBatch:
     """:func:`_hash_chunk` of one text with as few numpy calls as possible (the gateway's
     per-request path, where per-call overhead is most of the cost): the same hashes, in another
     order within the text."""
@@ -259,6 +263,7 @@ def _hash_one(norm: str) -> HashedBatch:
         word_starts=w_starts,
         word_ends=w_ends,
         word_ptr=np.array([0, n_words], dtype=np.int64),
+        raw=None if raw is None else [raw],
     )
 
 
@@ -272,7 +277,7 @@ def hash_batches(texts: Sequence[str]) -> Iterator[tuple[int, HashedBatch]]:
         while hi < len(norms) and (hi == lo or total + len(norms[hi]) + 2 <= _CHUNK):
             total += len(norms[hi]) + 2
             hi += 1
-        yield lo, _hash_chunk(norms[lo:hi])
+        yield lo, _hash_chunk(norms[lo:hi], list(texts[lo:hi]))
         lo = hi
 
 
@@ -286,7 +291,7 @@ def hash_texts(texts: Sequence[str]) -> HashedBatch:
 
 def hash_text(text: str) -> HashedBatch:
     """Normalise ``text`` and hash its char 3/4/5-grams, words and word bigrams."""
-    return _hash_one(normalise(text))
+    return _hash_one(normalise(text), text)
 
 
 def prefix_hash(word: str) -> int:

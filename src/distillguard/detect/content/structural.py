@@ -24,12 +24,14 @@ cue words (the n-gram model must carry those).
 
 from __future__ import annotations
 
+import base64
 import re
+import urllib.parse
 
 import numpy as np
 import numpy.typing as npt
 
-from distillguard.detect.content.features import HashedBatch, hash_text, prefix_hash
+from distillguard.detect.content.features import MAX_CHARS, HashedBatch, hash_text, prefix_hash
 
 __all__ = ["STRUCTURAL_NAMES", "structural_features"]
 
@@ -79,14 +81,19 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "must don't anything amoral immoral regardless",
         r"(?:no (?:restrictions|limits|limitations|filters?|rules|boundaries|censorship|"
         r"ethics|morals|guidelines|constraints|content polic\w*)|unfiltered|uncensored|"
-        r"unrestricted|unlimited|without (?:any )?(?:restrictions?|filters?|censorship|"
+        r"unrestricted|unlimited (?:ai|power|mode|access|freedom|capabilit\w*|version)|"
+        r"without (?:any )?(?:restrictions?|filters?|censorship|"
         r"limitations?|limits|rules|ethics|morals|warnings?|guidelines|refus\w*)|"
         r"do anything now|developer mode|dev mode|god mode|jailbr\w+|dan mode|"
-        r"not bound by|free from|broken free|break free|content polic\w*|"
+        r"not bound by|free from (?:any |all |the )?(?:restrictions?|rules|limit\w*|censorship|"
+        r"guidelines|filters?|constraints|confines|polic\w*|ethics|morals|openai)|"
+        r"broken free|break free|content polic\w*|"
         r"(?:openai|anthropic|google)'?s? (?:polic\w+|guidelines|rules)|ethical (?:guidelines|"
         r"constraints|principles)|never refuse|cannot refuse|can't refuse|must not refuse|"
         r"don't refuse|do not refuse|anything (?:i|the user) asks?|amoral|"
-        r"immoral|no matter how|regardless of (?:how|the|legality|ethics|morality))\b",
+        r"immoral|(?:no matter|regardless of) how (?:immoral|unethical|illegal|dangerous|"
+        r"harmful|offensive|inappropriate|explicit|wrong|bad)|"
+        r"regardless of (?:legality|ethics|morality|the consequences))\b",
     ),
     (
         "dual_output",
@@ -350,6 +357,83 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         r"(?:granted|authori[sz]ed|authorised) (?:you )?(?:permission|access|to)\b|"
         r"skip (?:all |any |the )?(?:safety|security|confirmation|verification)\w*)",
     ),
+    # The same moves in the other languages of the foreign-word list below (German, French,
+    # Spanish, Italian, Portuguese, Dutch): translations of the English rules above, feeding
+    # the *same* features, so that the weight learned from English attacks carries over to
+    # an attack in another language (a separate feature would get no weight from the
+    # English-only attack sources). Anchored on the rarer word of each phrase.
+    (
+        "override",
+        "ignoriere ignorier ignorez ignorer ignora ignorar ignoreer vergiss vergessen vergeet "
+        "oublie oubliez oublier olvida olvide olvidar dimentica dimenticate esqueça esqueca "
+        "esquece",
+        r"(?:ignor(?:ier|ez|er\b|a\b|as\b|ar|ate|eer)|vergiss|vergess|vergeet|oubli|olvid|"
+        r"dimentic|esque[çc])\w*"
+        r"(?:\W+(?:\w+\W+)?(?:alles|tout|todo|todas|tutto|tutte|tudo)\b|(?:\W+\w+){0,6}?\W+"
+        r"(?:anweisung|instruktion|regel|richtlinie|vorgabe|befehl|instruction|consigne|"
+        r"règle|directive|instrucci|indicaci|directri|istruzion|regol|indicazion|direttiv|"
+        r"instruç|instruc|regra|diretriz|instructie|richtlijn|prompt)\w*)",
+    ),
+    (
+        "new_orders",
+        "jetzt sofort nun maintenant dorénavant désormais ahora adelante poi agora nu neue "
+        "nouvelles nouvelle nouveau nuevas nuevo nueva nuove nuovo nuova novas nova novo nieuwe",
+        r"(?:(?<=ab )(?:jetzt|sofort)|(?<=von )(?:nun|jetzt) an|(?<=à partir de )maintenant|"
+        r"dorénavant|désormais|(?<=a partir de )(?:ahora|agora)|(?<=desde )ahora|"
+        r"ahora en adelante|(?<=d'ora in )poi|(?<=da ora in )poi|(?<=vanaf )nu|"
+        r"(?:neue|nouvelles?|nouveaux?|nuevas?|nuevos?|nuove|nuovi|nuovo|nuova|novas?|novos?|"
+        r"nieuwe) (?:anweisung|aufgabe|rolle|regel|instruction|consigne|tâche|règle|directive|"
+        r"instrucci|tarea|regla|directiva|istruzion|compito|regol|direttiv|instruç|instruc|"
+        r"tarefa|regra|instructie|taak|regels)\w*)",
+    ),
+    (
+        "unrestricted",
+        "ohne uneingeschränkt uneingeschraenkt keine sans sin senza sem zonder entwicklermodus "
+        "modo modalità mode",
+        r"(?:(?:ohne|keine|sans|sin|senza|sem|zonder) (?:jegliche |irgendwelche |aucune |"
+        r"ninguna |alcuna |nenhuma |enige )?(?:einschr|beschr|grenzen|filter|regeln|zensur|"
+        r"richtlinien|restric|limit|filtr|règle|censur|límite|regla|restriz|regol|restriç|"
+        r"regra|beperking|regels|censuur)\w*|uneingeschr\w*|entwicklermodus|"
+        r"modo (?:desarrollador|desenvolvedor|sviluppatore|programador)|modalità sviluppatore|"
+        r"mode (?:développeur|developpeur))",
+    ),
+    (
+        "reveal",
+        "verrate verrat zeige zeig gib nenne révèle révélez reveler révéler montre montrez "
+        "affiche affichez revela revele muestra muéstrame rivela mostra mostrami mostre toon "
+        "geef",
+        r"(?:verr[aä]t|zeig|gib|nenn|révèl|révél|revel|montr|affich|muestr|muéstr|rivel|"
+        r"mostr|toon|geef)\w*(?:\W+\w+){0,4}?\W+(?:system\w*|prompt|anweisung|instruktion|"
+        r"instruction|consigne|instrucci|istruzion|instruç|instruc|instructie|passwort|"
+        r"kennwort|mot de passe|contrase[ñn]a|password|senha|wachtwoord)\w*",
+    ),
+    (
+        "prompt_words",
+        "system systemanweisung systemanweisungen systeminstruktion systemprompt système systeme "
+        "sistema wortwörtlich wort mot palabra parola palavra woord passwort kennwort "
+        "contraseña senha wachtwoord",
+        r"(?:system-?(?:prompt|anweisung|instruktion|nachricht)|"
+        r"(?:(?<=prompt )|(?<=instructions )|(?<=instructions du )|(?<=consignes ))"
+        r"(?:système|systeme)|(?:(?<=prompt del )|(?<=prompt de )|(?<=prompt di )|"
+        r"(?<=prompt do )|(?<=instrucciones del )|(?<=instrucciones de )|"
+        r"(?<=istruzioni di )|(?<=instruções do )|(?<=instruções de ))sistema|"
+        r"wortwörtlich|wort für wort|mot (?:pour|à) mot|palabra por palabra|"
+        r"parola per parola|palavra por palavra|woord voor woord|passwort|kennwort|"
+        r"contraseña|senha|wachtwoord)\b",
+    ),
+    (
+        "fake_system",
+        "systemhinweis systemnachricht systemmeldung note nota mensaje messaggio mensagem",
+        r"(?:system(?:hinweis|nachricht|meldung)|note (?:du )?système|nota (?:del|di|do) "
+        r"sistema|mensaje del sistema|messaggio di sistema|mensagem do sistema)\s*:",
+    ),
+    (
+        "role_reassign",
+        "du vous tu ahora ora adesso agora je",
+        r"(?:du bist (?:jetzt|nun|ab sofort|ab jetzt)|(?:vous êtes|tu es) (?:désormais|"
+        r"maintenant|dorénavant)|ahora (?:eres|estás|estas|sos)|(?:ora|adesso) sei|"
+        r"agora (?:você é|voce e|és|es)|je bent (?:nu|vanaf nu))\b",
+    ),
     # code and maths are noisy text too, but not adversarial noise: say so explicitly
     (
         "code_like",
@@ -496,12 +580,51 @@ def _in_vocabulary(
     return np.asarray(vocabulary[pos] == words)
 
 
-# Instructions hidden from the keyword rules (and the n-grams) as \u escapes or hex bytes are
-# decoded into a second view of the text and matched again. Only texts with a "\u" or a word
-# of 24+ characters are looked at, so ordinary prompts pay one substring test and nothing else.
+# Instructions hidden from the keyword rules (and the n-grams) by an encoding are decoded into
+# a second view of the text and matched again: \u escapes, hex bytes (one word, or pairs
+# with spaces), base64 and ASCII85 (from the raw text, where the caller passed it:
+# lower-casing destroys them), base32, 8-bit binary, URL escapes, Morse code, rot13, reversed
+# text, leetspeak and spaced-out letters. Each decoder runs only behind a cheap test (a
+# substring, a word of 16+ characters, or a text that looks like noise, see :func:`_noisy`),
+# so ordinary prompts pay a few substring tests and nothing else. The cues of a view count
+# in the same features as plain ones (the weight learned from plain attacks applies to an
+# encoded one; a feature of its own gets no weight from training sources that never encode),
+# and ``decoded_cue`` counts those the plain text did not have.
 _U_ESCAPE = re.compile(r"\\u([0-9a-f]{4})")
 _HEX_WORD = re.compile(r"(?:[0-9a-f]{2})+")
+_B32_WORD = re.compile(r"[a-z2-7]{16,}")
+_B64_RAW = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}")
+_A85_RAW = re.compile(r"<~([^~]{10,})~>")  # no "~" inside: linear, however many "<~"
+_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2} ){8,}[0-9a-f]{2}")
+_BINARY = re.compile(r"(?:[01]{8} ?){4,}")
+_MORSE = re.compile(r"(?:[.-]{1,7} (?:/ )?){4,}[.-]{1,7}")
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){4,}[a-z](?![a-z0-9])")
+_LEET = re.compile(r"[a-z][0134578@$][a-z]")
+_LONG_MIN = 16
+_NOISY_WORDS = 0.5
+_NOISY_TAIL = 0.8
+_NOISY_ONE = 0.25
+_NOISY_WORDS_BIT = 1
+_NOISY_ONE_BIT = 2
 _HEX_MIN = 24
+_MORSE_TABLE = dict(
+    zip(
+        (
+            ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - "
+            "..- ...- .-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. "
+            "----."
+        ).split(),
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        strict=True,
+    )
+)
+_ROT13 = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm"
+)  # fmt: skip
+_LEET_MAP = str.maketrans("01345789@$", "oieastbgas")
+# English function words as they look after rot13 and after reversal, padded with spaces
+_ROT13_GATES = (" gur ", " naq ", " lbh ", " lbhe ", " nyy ", " guvf ")
+_REVERSED_GATES = (" eht ", " uoy ", " ruoy ", " lla ", " siht ")
 _DECODED_CUES = tuple(
     _FEATURE_INDEX[name]
     for name in (
@@ -516,45 +639,140 @@ _DECODED_CUES = tuple(
     )
 )
 _DECODED = _FEATURE_INDEX["decoded_cue"]
+_MERGED = tuple(i for i, name in enumerate(_FEATURES) if name != "decoded_cue")
 
 
-def _views(text: str, long_words: list[str]) -> list[str]:
+def _printable(decoded: str) -> bool:
+    """Decoded bytes that read as text: mostly printable, with spaces between words."""
+    n = len(decoded)
+    return n >= 8 and " " in decoded and sum(c.isprintable() for c in decoded) >= 0.9 * n
+
+
+def _bytes_view(data: bytes) -> str | None:
+    decoded = data.decode("utf-8", errors="replace")
+    return decoded if _printable(decoded) else None
+
+
+def _raw_views(raw: str, long_words: list[str]) -> list[str]:
+    """Views of case-sensitive encodings (base64 around the long words of the normalised
+    text, ASCII85 between ``<~ ~>``), decoded from the raw text."""
     views = []
-    if "\\u" in text:
-        views.append(_U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text))
-    for word in long_words[:2]:
-        if _HEX_WORD.fullmatch(word) is None:
+    # base64 words are ASCII letters and digits (words split at "+" and "/"); encoded text
+    # nearly always holds a digit, a long identifier or compound word does not
+    words = [w for w in long_words[:3] if w.isascii() and w.isalnum() and not w.isalpha()]
+    if len(raw) > 3 * MAX_CHARS:  # the part of a long text the normalised one keeps
+        raw = raw[: 2 * MAX_CHARS] + "\n" + raw[-MAX_CHARS:]
+    lowered = raw.lower() if words else ""
+    for word in words:
+        at = lowered.find(word)
+        if at < 0:
             continue
-        decoded = bytes.fromhex(word).decode("ascii", errors="replace")
-        if sum(c.isprintable() for c in decoded) >= 0.9 * len(decoded):
-            views.append(decoded)
+        # a base64 token is cut into words at "+" and "/": read the whole run around it
+        window = raw[max(at - 128, 0) : at + len(word) + 128]
+        for token in _B64_RAW.findall(window)[:2]:
+            try:
+                data = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+            except ValueError:
+                continue
+            view = _bytes_view(data)
+            if view is not None:
+                views.append(view)
+    if "<~" in raw:
+        for payload in _A85_RAW.findall(raw)[:2]:
+            try:
+                view = _bytes_view(base64.a85decode(payload.replace("\n", "")))
+            except ValueError:
+                continue
+            if view is not None:
+                views.append(view)
     return views
 
 
-def _decoded_cues(text: str, row: list[int], long_words: list[str]) -> int:
-    """Attack cues found in the decoded views of ``text`` beyond those in ``text`` itself."""
+def _views(text: str, raw: str | None, long_words: list[str], noisy: int) -> list[str]:
+    views = []
+    if "\\u" in text:
+        views.append(_U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text))
+    for word in long_words[:3]:
+        if len(word) >= _HEX_MIN and _HEX_WORD.fullmatch(word) is not None:
+            decoded = bytes.fromhex(word).decode("ascii", errors="replace")
+            if sum(c.isprintable() for c in decoded) >= 0.9 * len(decoded):
+                views.append(decoded)
+        elif not word.isalpha() and _B32_WORD.fullmatch(word) is not None:
+            try:
+                data = base64.b32decode(word.upper() + "=" * (-len(word) % 8))
+            except ValueError:
+                continue
+            view = _bytes_view(data)
+            if view is not None:
+                views.append(view)
+    if raw is not None and (long_words or "<~" in text):
+        views += _raw_views(raw, long_words)
+    if " 01" in text:
+        for run in _BINARY.findall(text)[:2]:
+            bits = run.replace(" ", "")
+            data = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
+            view = _bytes_view(data)
+            if view is not None:
+                views.append(view)
+    if " 20 " in text:  # hex bytes with spaces between them ("20" is a space)
+        for run in _HEX_BYTES.findall(text)[:2]:
+            view = _bytes_view(bytes.fromhex(run))
+            if view is not None:
+                views.append(view)
+    if "%2" in text:
+        view = urllib.parse.unquote(text)
+        if view != text:
+            views.append(view)
+    if ".-" in text or "-." in text:
+        for run in _MORSE.findall(text)[:2]:
+            letters = [" " if code == "/" else _MORSE_TABLE.get(code, "") for code in run.split()]
+            views.append("".join(letters))
+    # rot13, reversal and leetspeak leave most words outside the dictionary, spaced-out
+    # letters make many one-letter words: only such texts are tried
+    if noisy & _NOISY_WORDS_BIT:
+        padded = f" {text} "
+        if any(gate in padded for gate in _ROT13_GATES):
+            views.append(text.translate(_ROT13))
+        if any(gate in padded for gate in _REVERSED_GATES):
+            views.append(text[::-1])
+        if len(_LEET.findall(text)) >= 2:
+            views.append(text.translate(_LEET_MAP))
+    if noisy & _NOISY_ONE_BIT and _SPACED.search(text) is not None:
+        views.append(_SPACED.sub(lambda m: m.group(0).replace(" ", "") + " ", text))
+    return views
+
+
+def _decode_into(
+    text: str, raw: str | None, row: list[int], long_words: list[str], noisy: int
+) -> None:
+    """Matches the decoded views of ``text`` and merges their counts into ``row`` (the larger
+    count of each feature); ``decoded_cue`` counts the attack cues the plain text lacked."""
     base = sum(row[j] for j in _DECODED_CUES)
     extra = 0
-    for view in _views(text, long_words):
+    for view in _views(text, raw, long_words, noisy):
         counts = _match_rules(hash_text(view))[0][0]
         extra += max(sum(counts[j] for j in _DECODED_CUES) - base, 0)
-    return extra
+        for j in _MERGED:
+            if counts[j] > row[j]:
+                row[j] = counts[j]
+    row[_DECODED] = extra
 
 
-def _rule_counts(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
-    """:func:`_match_rules`, plus the ``decoded_cue`` count of every text."""
+def _rule_counts(batch: HashedBatch, noisy: list[int]) -> tuple[list[list[int]], list[int]]:
+    """:func:`_match_rules`, with the counts of decoded views merged in (see above);
+    ``noisy`` says which texts look like noise (see :func:`_noisy`)."""
     counts, first_cue = _match_rules(batch)
     long_words: dict[int, list[str]] = {}
-    long_idx = np.flatnonzero(batch.word_ends - batch.word_starts >= _HEX_MIN)
+    long_idx = np.flatnonzero(batch.word_ends - batch.word_starts >= _LONG_MIN)
     if long_idx.shape[0]:
         docs = np.searchsorted(batch.word_ptr, long_idx, side="right") - 1
         for d, w in zip(docs.tolist(), long_idx.tolist(), strict=True):
             off = int(batch.doc_ptr[d]) + 1  # word positions index the padded code points
             start, end = int(batch.word_starts[w]) - off, int(batch.word_ends[w]) - off
             long_words.setdefault(d, []).append(batch.texts[d][start:end])
-    for d, (row, text) in enumerate(zip(counts, batch.texts, strict=True)):
-        if d in long_words or "\\u" in text:
-            row[_DECODED] = _decoded_cues(text, row, long_words.get(d, []))
+    raws = batch.raw if batch.raw is not None else [None] * len(batch.texts)
+    for d, (row, text, raw) in enumerate(zip(counts, batch.texts, raws, strict=True)):
+        _decode_into(text, raw, row, long_words.get(d, []), noisy[d])
     return counts, first_cue
 
 
@@ -606,11 +824,20 @@ def _match_rules(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
     return counts, first_cue
 
 
+def _noisy(non_dict: float, non_dict_tail: float, one_letter: float) -> int:
+    """Which of the noise decoders to try on a text: rot13 / reversal / leetspeak when most of
+    its words (or of its last words) are outside the dictionary, spaced-out letters when
+    many of its words are one letter long (bit mask)."""
+    words = non_dict >= _NOISY_WORDS or non_dict_tail >= _NOISY_TAIL
+    return (_NOISY_WORDS_BIT if words else 0) | (_NOISY_ONE_BIT if one_letter >= _NOISY_ONE else 0)
+
+
 def _numeric_one(
     batch: HashedBatch, vocabulary: npt.NDArray[np.uint64], out: npt.NDArray[np.float32]
-) -> None:
+) -> float:
     """The numeric features of a one-text batch into ``out`` (its columns from ``log_chars``
-    on): the same numbers as the batch path, with a fraction of its numpy calls."""
+    on): the same numbers as the batch path, with a fraction of its numpy calls. Returns the
+    share of one-letter words."""
     text = batch.texts[0]
     denom = max(len(text), 1)
     out[0] = np.log1p(denom) / 8.0
@@ -651,6 +878,8 @@ def _numeric_one(
             / max(int(np.count_nonzero(counted[-_TAIL_WORDS:])), 1)
         )
         out[8] = long_words / n_words
+        return float(np.count_nonzero(lengths == 1)) / float(n_words)
+    return 0.0
 
 
 def structural_features(
@@ -667,9 +896,10 @@ def structural_features(
     out = np.zeros((n, len(STRUCTURAL_NAMES)), dtype=np.float32)
     if not n:
         return out
-    counts, first_cue = _rule_counts(batch)
     f = len(_FEATURES)
     if n == 1:
+        single = _numeric_one(batch, vocabulary, out[0, f:])
+        counts, first_cue = _rule_counts(batch, [_noisy(out[0, f + 2], out[0, f + 3], single)])
         row, cue = counts[0], first_cue[0]
         out[0, :f] = [_LOG_COUNT[min(c, _MAX_HITS)] for c in row]
         framed = any(row[j] for j in _FRAME_COLUMNS)
@@ -677,8 +907,17 @@ def structural_features(
         if cue != _NO_CUE:
             out[0, f + 9] = cue / max(len(batch.texts[0]), 1)
             out[0, f + 10] = cue > _LATE
-        _numeric_one(batch, vocabulary, out[0, f:])
         return out
+    single_share = _numeric_batch(batch, vocabulary, out[:, f:])
+    counts, first_cue = _rule_counts(
+        batch,
+        [
+            _noisy(a, b, c)
+            for a, b, c in zip(
+                out[:, f + 2].tolist(), out[:, f + 3].tolist(), single_share.tolist(), strict=True
+            )
+        ],
+    )
     matrix = np.minimum(np.array(counts, dtype=np.float32), float(_MAX_HITS))
     out[:, :f] = np.log1p(matrix)
     out[:, f + 12] = (matrix[:, _FRAME_COLUMNS].sum(axis=1) > 0) & (matrix[:, _HARM] > 0)
@@ -686,7 +925,16 @@ def structural_features(
     cue_at = np.flatnonzero(cues != _NO_CUE)
     out[cue_at, f + 9] = cues[cue_at] / np.maximum(np.diff(batch.doc_ptr)[cue_at] - 2, 1)
     out[cue_at, f + 10] = cues[cue_at] > _LATE
+    return out
 
+
+def _numeric_batch(
+    batch: HashedBatch, vocabulary: npt.NDArray[np.uint64], out: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    """The numeric features of a batch into ``out`` (its columns from ``log_chars`` on);
+    returns each text's share of one-letter words."""
+    f = 0
+    n = len(batch)
     codes = batch.codes
     lens = np.diff(batch.doc_ptr)  # padded lengths
     n_chars = lens - 2
@@ -742,6 +990,7 @@ def structural_features(
                     doc_of_word + 3 * n,
                     doc_of_word + 4 * n,
                     doc_of_word + 5 * n,
+                    doc_of_word + 6 * n,
                 ]
             ),
             weights=np.concatenate(
@@ -752,10 +1001,11 @@ def structural_features(
                     counted & in_tail,
                     ascii_word & (lengths > 15),
                     _in_vocabulary(batch.word_hash, _FOREIGN_HASHES),
+                    lengths == 1,
                 ]
             ),
-            minlength=6 * n,
-        ).reshape(6, n)
+            minlength=7 * n,
+        ).reshape(7, n)
         share = per_doc[5] / np.maximum(n_words, 1)
         foreign = np.minimum(
             np.maximum(share / _FOREIGN_SHARE, out[:, f + 4] / _FOREIGN_SCRIPT), 1.0
@@ -763,4 +1013,5 @@ def structural_features(
         out[:, f + 2] = (1.0 - foreign) * per_doc[0] / np.maximum(per_doc[1], 1)
         out[:, f + 3] = (1.0 - foreign) * per_doc[2] / np.maximum(per_doc[3], 1)
         out[:, f + 8] = per_doc[4] / np.maximum(n_words, 1)
-    return out
+        return np.asarray(per_doc[6] / np.maximum(n_words, 1), dtype=np.float64)
+    return np.zeros(n, dtype=np.float64)
