@@ -46,7 +46,8 @@ who merely shared an exit is not. A member tied only by addresses must take part
 cluster does (``network.collective.aligned_participation``): sweeping tasks, as many customers
 do, is no part in a cluster that above all chased the release. Linked groups of accounts that
 each both chase and sweep are carved out of big communities of strangers
-(``network.communities.carve_cores``) and judged as clusters of their own.
+(``network.communities.carve_cores``) and judged as clusters of their own; an account that
+sends mostly through a fleet's own rare addresses and takes part in what it does joins the fleet.
 
 **Guilt comes from guilty neighbours.** A big community holds a campaign and the strangers
 modularity merged into it (a shared SDK fingerprint, a public system prompt); a stranger's links

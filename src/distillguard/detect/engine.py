@@ -556,9 +556,17 @@ def audit_frame(
             own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
         )
     # A low-and-slow fleet hides in big communities of strangers (shared commercial proxies):
-    # carve out linked groups whose members each do both things a harvesting job does.
+    # carve out linked groups whose members each do both things a harvesting job does, and
+    # gather the accounts that send mostly through the fleet's own addresses and take part in
+    # at least one of them.
     shown = [c for c, v in collective.items() if v.score >= 0.5]
-    comm = carve_cores(graph, comm, np.minimum(chase, np.nan_to_num(coverage)), shown)
+    comm = carve_cores(
+        graph,
+        comm,
+        np.minimum(chase, np.nan_to_num(coverage)),
+        shown,
+        either=np.fmax(chase, np.nan_to_num(coverage)),
+    )
     collective = collective_evidence(comm.members, orgs, chase, coverage)
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
