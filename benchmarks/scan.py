@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -374,7 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.loso_from is not None:
         earlier = json.loads(args.loso_from.read_text(encoding="utf-8"))
         result["loso"] = earlier["loso"]
-        result["loso_from"] = {"file": str(args.loso_from), "recorded_at": earlier["recorded_at"]}
+        # A ``--json-out`` file has no record stamp: its modification time stands in.
+        stamp = earlier.get("recorded_at") or datetime.fromtimestamp(
+            args.loso_from.stat().st_mtime, UTC
+        ).isoformat(timespec="seconds")
+        result["loso_from"] = {"file": str(args.loso_from), "recorded_at": stamp}
     elif not args.no_loso:
         config = TrainingConfig(
             c_ngram=args.c_ngram,
