@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 from distillguard.detect.content.features import (
     HASH_BITS,
     MAX_CHARS,
+    _cut_long,
     hash_batches,
     hash_text,
     normalise,
@@ -71,3 +74,38 @@ def test_grams_of_a_text_do_not_depend_on_its_batch_neighbours() -> None:
     _, batch = next(hash_batches(["something else entirely", text, "and more"]))
     lo, hi = batch.char_ptr[1], batch.char_ptr[2]
     assert sorted(alone.char_idx.tolist()) == sorted(batch.char_idx[lo:hi].tolist())
+
+
+def _fold_whole(text: str) -> str:
+    """The reference :func:`normalise`: normalise all of the text, then cut."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    folded = " ".join(text.lower().split())
+    if len(folded) > MAX_CHARS:
+        folded = folded[: MAX_CHARS - 384 - 1] + " " + folded[-384:]
+    return folded
+
+
+def test_long_texts_normalise_from_their_ends_as_from_the_whole() -> None:
+    rng = np.random.default_rng(4)
+    words = ["Word", "x", "IGNORE", "a" * 30, ".", "ﬁne", "ΟΔΟΣ", "e\u0301", "\u0301x", "¨",
+             "Ａｂ", "it’s", "İ", "한국", "\u1100\u1161", "Ω"]  # fmt: skip
+    spaces = [" ", "  ", "\t", "\n\n", "\x1c", "\u00a0", "\u3000", ""]
+    fast = 0
+    for trial in range(300):
+        n = int(rng.integers(3 * MAX_CHARS - 50, 10 * MAX_CHARS))
+        parts: list[str] = []
+        total = 0
+        while total < n:
+            part = words[int(rng.integers(len(words)))] + spaces[int(rng.integers(len(spaces)))]
+            if trial % 2 == 0:
+                part = part.encode("ascii", "ignore").decode() or " "
+            parts.append(part)
+            total += len(part)
+        text = "".join(parts)[int(rng.integers(0, 3)) :]
+        fast += _cut_long(text) is not None
+        assert normalise(text) == _fold_whole(text)
+    assert fast > 200  # the windows were used, not only the whole-text fallback
+    # mostly whitespace at one end, or no space at all: the whole text is folded
+    for text in (" " * 9000 + "end words here", "start " + "\n" * 9000 + "z " * 300, "q" * 9000):
+        assert normalise(text) == _fold_whole(text)

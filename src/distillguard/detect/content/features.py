@@ -88,12 +88,46 @@ def normalise(text: str) -> str:
 
     NFKC folds full-width and styled letters (a common filter-evasion trick) to plain ones.
     """
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).replace("’", "'")
-    folded = " ".join(text.lower().split())
+    if len(text) > _LONG_RAW:
+        cut = _cut_long(text)
+        if cut is not None:
+            return cut
+    folded = _fold(text)
     if len(folded) > MAX_CHARS:
         folded = folded[: MAX_CHARS - _TAIL_CHARS - 1] + " " + folded[-_TAIL_CHARS:]
     return folded
+
+
+_LONG_RAW = 3 * MAX_CHARS
+"""Raw texts longer than this are normalised from their two ends (see :func:`_cut_long`)."""
+_HEAD_RAW = 3 * MAX_CHARS // 2
+_TAIL_RAW = 3 * _TAIL_CHARS
+_HEAD_CHARS = MAX_CHARS - _TAIL_CHARS - 1
+
+
+def _fold(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    return " ".join(text.lower().split())
+
+
+def _cut_long(text: str) -> str | None:
+    """:func:`normalise` of a long ``text`` from about its first ``_HEAD_RAW`` and last
+    ``_TAIL_RAW`` characters (normalising, lower-casing and splitting all of a long document
+    was most of the cost of the slowest requests). Each window is cut at an ASCII space: NFKC
+    never combines a space with what precedes it, and a space ends a word, so the folded head
+    window is a prefix of the folded text and the tail window a suffix: the same result.
+    None when a window folds to too few characters (mostly whitespace) or has no space to
+    cut at; the caller then folds the whole text."""
+    cut_head = text.rfind(" ", 0, _HEAD_RAW)
+    cut_tail = text.find(" ", len(text) - _TAIL_RAW)
+    if cut_head <= 0 or cut_tail < 0:
+        return None
+    head = _fold(text[:cut_head])
+    tail = _fold(text[cut_tail:])
+    if len(head) <= MAX_CHARS or len(tail) < _TAIL_CHARS:
+        return None
+    return head[:_HEAD_CHARS] + " " + tail[-_TAIL_CHARS:]
 
 
 @dataclass(frozen=True, slots=True)

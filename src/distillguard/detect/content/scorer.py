@@ -29,6 +29,7 @@ Signals (all in [0, 1], higher is more suspicious):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -200,6 +201,7 @@ class ContentModel:
         "_bias_eff",
         "_combine_idx",
         "_combine_offset",
+        "_combine_pairs",
         "_w",
         "_w_hashed",
         "_w_rows",
@@ -232,6 +234,11 @@ class ContentModel:
         else:
             self._combine_idx = np.zeros(0, dtype=np.int64)
             self._combine_offset = np.zeros(0, dtype=np.float64)
+        # the same combination as plain Python pairs, for score_one (one row of six logits:
+        # numpy's per-call overhead would cost more than the arithmetic)
+        self._combine_pairs: list[tuple[int, float]] = list(
+            zip(self._combine_idx.tolist(), self._combine_offset.tolist(), strict=True)
+        )
         self.thresholds: dict[str, float] = {
             name: float(t) for name, t in zip(HEADS, weights.thresholds, strict=True)
         }
@@ -303,13 +310,22 @@ class ContentModel:
         h = hash_text(text)
         n_char, n_word = h.char_idx.shape[0], h.word_idx.shape[0]
         scale = np.empty(n_char + n_word, dtype=np.float32)
-        scale[:n_char] = 1.0 / np.sqrt(max(n_char, 1))
-        scale[n_char:] = 1.0 / np.sqrt(max(n_word, 1))
+        scale[:n_char] = 1.0 / math.sqrt(max(n_char, 1))
+        scale[n_char:] = 1.0 / math.sqrt(max(n_word, 1))
         rows = np.take(self._w_rows, np.concatenate([h.char_idx, h.word_idx]))
         z = (scale @ rows.view(np.float32).reshape(-1, _ROW_HEADS))[: len(HEADS)]
         z = z + structural_features(h, self._w.vocabulary)[0] @ self._w_struct_scaled
-        probs = self._probabilities(z + self._bias_eff)
-        return dict(zip(HEADS, probs.tolist(), strict=True))
+        logits: list[float] = (z + self._bias_eff).tolist()
+        # what _probabilities does, in plain Python on one row
+        probs = [_sigmoid_one(v) for v in logits]
+        if self._combine_pairs:
+            probs[-1] = _sigmoid_one(max(logits[i] - off for i, off in self._combine_pairs))
+        return dict(zip(HEADS, probs, strict=True))
+
+
+def _sigmoid_one(z: float) -> float:
+    """:func:`_sigmoid` of one logit."""
+    return 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
 
 
 def _read_weights(path: Path) -> ModelWeights:

@@ -511,6 +511,8 @@ def _trigger_table() -> tuple[
 
 
 _TRIGGER_KEYS, _TRIGGER_RULES = _trigger_table()
+_TRIGGER_POS = {key: i for i, key in enumerate(_TRIGGER_KEYS.tolist())}
+"""Position in ``_TRIGGER_KEYS`` of each key (dictionary look-ups for short single texts)."""
 
 _NUMERIC = (
     "log_chars",
@@ -541,6 +543,8 @@ _PUNCT_CHARS = frozenset(chr(c) for c in range(128) if _PUNCT[c])
 _PUNCT_RUN = re.compile(r"[\x00-\x1f!-/:-`{-\x7f]{2,}")
 _TAIL_CHARS = 80
 _TAIL_WORDS = 20
+_PY_WORDS = 40
+"""Texts of at most this many words get their word features in plain Python (faster there)."""
 
 # Function words of other languages written in Latin script. None is an English word, a
 # common name part or an attack name ("die", "dan", "con", "sin", "los", "mit", "dos" and
@@ -578,6 +582,24 @@ def _in_vocabulary(
     pos = np.searchsorted(vocabulary, words)
     pos[pos >= vocabulary.shape[0]] = 0
     return np.asarray(vocabulary[pos] == words)
+
+
+_FOREIGN_SET = frozenset(_FOREIGN_HASHES.tolist())
+_VOCABULARY_SETS: dict[int, tuple[npt.NDArray[np.uint64], frozenset[int]]] = {}
+
+
+def _vocabulary_set(vocabulary: npt.NDArray[np.uint64]) -> frozenset[int]:
+    """``vocabulary`` as a set of ints (the single-text path looks words up one by one),
+    built once per array: a model keeps its vocabulary for its lifetime. The array is kept
+    with its set, so its id cannot be reused by another array while cached."""
+    cached = _VOCABULARY_SETS.get(id(vocabulary))
+    if cached is not None and cached[0] is vocabulary:
+        return cached[1]
+    if len(_VOCABULARY_SETS) >= 8:
+        _VOCABULARY_SETS.clear()
+    words = frozenset(vocabulary.tolist())
+    _VOCABULARY_SETS[id(vocabulary)] = (vocabulary, words)
+    return words
 
 
 # Instructions hidden from the keyword rules (and the n-grams) by an encoding are decoded into
@@ -792,24 +814,37 @@ def _match_rules(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
     words = batch.word_prefix
     if not words.shape[0]:
         return counts, first_cue
-    pos = np.searchsorted(_TRIGGER_KEYS, words)
-    pos[pos >= _TRIGGER_KEYS.shape[0]] = 0
-    found = np.flatnonzero(_TRIGGER_KEYS[pos] == words)
-    if not found.shape[0]:
-        return counts, first_cue
-    if len(batch.texts) == 1:
-        docs = [0] * found.shape[0]
-        at = (batch.word_starts[found] - 1).tolist()
+    keys: list[int]
+    if len(batch.texts) == 1 and words.shape[0] <= _PY_WORDS:
+        # a short text: dictionary look-ups cost less than the numpy calls below
+        at, keys = [], []
+        for start, key in zip(
+            batch.word_starts.tolist(), map(_TRIGGER_POS.get, words.tolist()), strict=True
+        ):
+            if key is not None:
+                at.append(start - 1)
+                keys.append(key)
+        docs = [0] * len(keys)
     else:
-        doc = np.searchsorted(batch.word_ptr, found, side="right") - 1
-        docs = doc.tolist()
-        # word_starts index the padded code points; each text starts one position later
-        at = (batch.word_starts[found] - batch.doc_ptr[doc] - 1).tolist()
+        pos = np.searchsorted(_TRIGGER_KEYS, words)
+        pos[pos >= _TRIGGER_KEYS.shape[0]] = 0
+        found = np.flatnonzero(_TRIGGER_KEYS[pos] == words)
+        keys = pos[found].tolist()
+        if len(batch.texts) == 1:
+            docs = [0] * found.shape[0]
+            at = (batch.word_starts[found] - 1).tolist()
+        else:
+            doc = np.searchsorted(batch.word_ptr, found, side="right") - 1
+            docs = doc.tolist()
+            # word_starts index the padded code points; each text starts one position later
+            at = (batch.word_starts[found] - batch.doc_ptr[doc] - 1).tolist()
+    if not keys:
+        return counts, first_cue
     current = -1
     text = ""
     row = counts[0]
     hits: dict[int, int] = {}
-    for d, start, key in zip(docs, at, pos[found].tolist(), strict=True):
+    for d, start, key in zip(docs, at, keys, strict=True):
         if d != current:
             current, text, row, hits = d, batch.texts[d], counts[d], {}
         for rule_idx, rx in _TRIGGER_RULES[key]:
@@ -854,6 +889,43 @@ def _numeric_one(
         # runs of two or more only: single commas and full stops are most of the matches
         if out[5]:
             out[7] = min(max(map(len, _PUNCT_RUN.findall(text)), default=1), 20) / 20.0
+    if batch.word_hash.shape[0] > _PY_WORDS:
+        return _numeric_words_numpy(batch, vocabulary, out)
+    # the word features of a short text in plain Python: set look-ups and list counts over a
+    # few tens of words cost less than the dozen numpy calls of the array path (which wins
+    # on long texts)
+    hashes: list[int] = batch.word_hash.tolist()
+    n_words = len(hashes)
+    if n_words:
+        starts: list[int] = batch.word_starts.tolist()
+        lengths = [e - a for a, e in zip(starts, batch.word_ends.tolist(), strict=True)]
+        if text.isascii():
+            counted = [n >= 3 for n in lengths]
+            long_words = sum(n > 15 for n in lengths)
+        else:
+            # word positions index the padded code points: text[a - 1 : a - 1 + n]
+            ascii_word = [
+                text[a - 1 : a - 1 + n].isascii() for a, n in zip(starts, lengths, strict=True)
+            ]
+            counted = [w and n >= 3 for w, n in zip(ascii_word, lengths, strict=True)]
+            long_words = sum(w and n > 15 for w, n in zip(ascii_word, lengths, strict=True))
+        known = _vocabulary_set(vocabulary)
+        unknown = [c and h not in known for h, c in zip(hashes, counted, strict=True)]
+        foreign = _foreign(sum(h in _FOREIGN_SET for h in hashes) / n_words, float(out[4]))
+        out[2] = (1.0 - foreign) * (sum(unknown) / max(sum(counted), 1))
+        out[3] = (1.0 - foreign) * (
+            sum(unknown[-_TAIL_WORDS:]) / max(sum(counted[-_TAIL_WORDS:]), 1)
+        )
+        out[8] = long_words / n_words
+        return float(lengths.count(1)) / float(n_words)
+    return 0.0
+
+
+def _numeric_words_numpy(
+    batch: HashedBatch, vocabulary: npt.NDArray[np.uint64], out: npt.NDArray[np.float32]
+) -> float:
+    """The word part of :func:`_numeric_one` with array operations (long texts)."""
+    text = batch.texts[0]
     n_words = batch.word_hash.shape[0]
     if n_words:
         lengths = batch.word_ends - batch.word_starts
