@@ -16,19 +16,23 @@ from distillguard.detect.online import (
     ABUSE_SCORE,
     ABUSE_STRONG_AT,
     PREDICT_MIN_QUERIES,
+    SIBLING_PRIOR,
     Observation,
     OnlineState,
+    SiblingMarks,
     abuse_bound,
     abuse_llr,
     account_keys,
     cluster_links,
     fold,
     initial_state,
+    link_hash,
     predict_llr,
     request_keys,
     rescore_due,
     score_many,
     score_state,
+    sibling_keys,
     state_frame,
     update,
 )
@@ -224,3 +228,54 @@ def test_predict_sequential_test_flags_a_sweep_not_a_customer_with_heavy_tails()
         assert score_state(s).score < ABUSE_SCORE
     assert list(score_many([customer, sweep]) >= ABUSE_SCORE) == [False, True]
     assert OnlineState.from_bytes(sweep.to_bytes()) == sweep
+
+
+def test_a_flagged_siblings_prior_judges_an_established_account_and_needs_less_evidence() -> None:
+    t0 = 1_700_000_000.0
+    fresh = initial_state(t0 - 86400.0, "email", "free", "US")
+    vouched = initial_state(t0 - 400 * 86400.0, "organization", "enterprise", "US")
+    # Two sure hits in three prompts: short of the bound alone, enough with a flagged sibling.
+    two = _abusive(fresh, 2, 1)
+    assert not score_state(two).test_passed
+    with_prior = score_state(two, SIBLING_PRIOR)
+    assert with_prior.test_passed and with_prior.score >= ABUSE_SCORE
+    assert any("prior" in r for r in with_prior.reasons)
+    # Below the identity gate the test only runs with the prior, at the strictest bound: what
+    # a fresh account needs without one.
+    established = _abusive(vouched, 3, 2)
+    assert score_state(established).score < ABUSE_SCORE
+    assert score_state(established, SIBLING_PRIOR).score >= ABUSE_SCORE
+    assert score_state(_abusive(vouched, 2, 1), SIBLING_PRIOR).score < ABUSE_SCORE
+    # ...and mostly clean traffic still never passes.
+    assert score_state(_abusive(vouched, 6, 200), SIBLING_PRIOR).score < ABUSE_SCORE
+    states = [two, established, two]
+    priors = np.asarray([SIBLING_PRIOR, SIBLING_PRIOR, 0.0])
+    many = score_many(states, priors)
+    for st, prior, s in zip(states, priors.tolist(), many.tolist(), strict=True):
+        assert s == pytest.approx(score_state(st, prior).score, abs=1e-12)
+    # The predict test takes the same prior: 10 of 25 inputs outside is not enough alone.
+    acct = initial_state(t0 - 400 * 86400.0, "organization", "enterprise", "US")
+    sweep = _predict_stream(acct, [k % 5 < 2 for k in range(25)])
+    assert not score_state(sweep).test_passed and score_state(sweep, SIBLING_PRIOR).test_passed
+
+
+def test_sibling_keys_and_marks() -> None:
+    keys = sibling_keys(account_keys("org-1", "card-1", "203.0.113.9", "sfp-1", 7200.0))
+    # Only the payment instrument and the sign-up device, hashed as the enforcement list does.
+    assert keys == tuple(sorted([link_hash(("payment", "card-1")),
+                                 link_hash(("signup_device", "sfp-1"))]))  # fmt: skip
+    marks = SiblingMarks()
+    assert marks.prior("a", keys) == 0.0
+    marks.mark("a", keys)
+    assert marks.prior("a", keys) == 0.0  # its own flag is no prior for itself
+    assert marks.prior("b", keys[:1]) == SIBLING_PRIOR
+    assert marks.prior("b", ("other",)) == 0.0
+    marks.mark("b", keys)  # a key keeps its first marker
+    assert marks.prior("b", keys) == SIBLING_PRIOR
+    assert marks.drain_new() == [(k, "a") for k in keys] and marks.drain_new() == []
+    marks.learn("far", "c")  # marked by another gateway
+    assert marks.prior("b", ("far",)) == SIBLING_PRIOR and marks.drain_new() == []
+    small = SiblingMarks(max_keys=2)
+    small.mark("a", ("k1", "k2"))
+    small.mark("b", ("k3",))  # full: starts again from empty
+    assert len(small) == 1 and small.prior("c", ("k3",)) == SIBLING_PRIOR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from distillguard.detect.engine import AuditOptions, audit_store
 from distillguard.detect.verdicts import FlagPath, KnownGood
 from tests.detect.test_engine import build_world
-from tests.detect.worlds import START, FakeStore
+from tests.detect.worlds import START, FakeStore, World
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +171,56 @@ def test_predict_reference_weighs_every_account_the_same() -> None:
     assert ref is not None and ref.median.shape == (2,)
     assert outside_range(np.array([0.5, 1.0]), ref) is False
     assert outside_range(np.array([40.0, 1.0]), ref) is True
+
+
+class _Jailbreaks:
+    """A content model that is sure of prompts saying JAILBREAK and of nothing else."""
+
+    def score(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        return {"jailbreak": [0.99 if "JAILBREAK" in t else 0.01 for t in texts]}
+
+
+def sibling_world() -> World:
+    """A fresh sock-puppet that sends jailbreaks, then an established account on its card
+    sending the same, and an established red-team vendor on a card of its own."""
+    w = World()
+    w.account("puppet", age_days=0, verification="email", plan="free", payment_fingerprint="S")
+    for name in ("sibling", "vendor"):
+        card = "S" if name == "sibling" else "V"
+        w.account(name, verification="organization", plan="enterprise", payment_fingerprint=card)
+    for k in range(8):
+        w.event("puppet", START + timedelta(minutes=5 * k), text=f"JAILBREAK {k}")
+    for name in ("sibling", "vendor"):
+        for k in range(12):
+            text = f"JAILBREAK {name} {k}" if k % 3 else f"hello {name} {k}"
+            w.event(name, START + timedelta(hours=2, minutes=5 * k), text=text)
+    return w
+
+
+SIBLING_OPTS = AuditOptions(replay_windows=1, signup_flag_at=None)
+
+
+def test_a_sequential_flag_gives_the_accounts_on_its_card_a_prior() -> None:
+    w = sibling_world()
+    con = w.load()
+    by = audit_store(
+        FakeStore(con), replay=True, content=_Jailbreaks(), options=SIBLING_OPTS
+    ).by_account()
+    times = {name: _times(con, name) for name in ("puppet", "sibling")}
+    # Three sure hits flag the fresh puppet; the established sibling is judged only thanks to
+    # it, with the evidence a fresh account needs (three hits, the first prompt clean).
+    assert by["puppet"].first_flagged_by is FlagPath.ONLINE
+    assert by["puppet"].first_flagged_at == times["puppet"][2]
+    assert by["sibling"].first_flagged_by is FlagPath.ONLINE
+    assert by["sibling"].first_flagged_at == times["sibling"][4]
+    assert any("flagged sibling" in r for r in by["sibling"].reasons)
+    assert by["vendor"].first_flagged_at is None
+    # A known-good puppet marks nobody.
+    cleared = audit_store(
+        FakeStore(sibling_world().load()),
+        replay=True,
+        content=_Jailbreaks(),
+        overrides=(KnownGood("puppet", None, "alice", "our own red team"),),
+        options=SIBLING_OPTS,
+    ).by_account()
+    assert cleared["sibling"].first_flagged_at is None

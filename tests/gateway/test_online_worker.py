@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
+import redis
 
 from distillguard.detect import online
 from distillguard.detect.content import templates
@@ -148,7 +150,7 @@ def test_worker_seeds_state_with_account_record_like_the_replay() -> None:
         worker.start()
         try:
             for i in range(40):
-                worker.submit("acct-y", "none", ob(i), (created, plan, country))
+                worker.submit("acct-y", "none", ob(i), (created, plan, country, ()))
             deadline = time.monotonic() + 60
             while worker.pending and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
@@ -205,3 +207,83 @@ def test_batched_and_single_content_scoring_give_the_same_states() -> None:
     assert [(r[0], r[2]) for r in res_b] == [(r[0], r[2]) for r in res_s]
     assert [r[1] for r in res_b] == [r[1] for r in res_s]
     assert hot_b.keys() == hot_s.keys()
+
+
+def test_worker_marks_siblings_and_flags_them_where_the_replay_does() -> None:
+    from distillguard.detect.engine import audit_store
+    from distillguard.detect.online import SiblingMarks, account_keys, sibling_keys
+    from distillguard.gateway.online_worker import score_batch
+    from tests.detect.test_replay import SIBLING_OPTS, _Jailbreaks, sibling_world
+    from tests.detect.worlds import FakeStore
+
+    w = sibling_world()
+    replayed = audit_store(
+        FakeStore(w.load()), replay=True, content=_Jailbreaks(), options=SIBLING_OPTS
+    ).by_account()
+    records = {a["account_id"]: a for a in w.accounts}
+    marks = SiblingMarks()
+    states: dict[str, Any] = {}
+    flagged: dict[str, float] = {}
+    for e in sorted(w.events, key=lambda e: (e["ts"], e["request_id"])):
+        acc = records[e["account_id"]]
+        created = acc["created_at"].timestamp()
+        keys = account_keys(acc["org_id"], acc["payment_fingerprint"], acc["signup_ip"],
+                            acc["signup_fingerprint"], created)  # fmt: skip
+        context = [acc["verification"], created, acc["plan"], acc["country"], sibling_keys(keys)]
+        text = e["messages"][0]["content"]
+        ob = {
+            "ts": e["ts"].timestamp(), "endpoint": e["endpoint"], "model": e["model"],
+            "prompt_tokens": e["prompt_tokens"], "completion_tokens": e["completion_tokens"],
+            "content": {"jailbreak": _Jailbreaks().score([text])["jailbreak"][0]},
+            "text": text, "client_ip": e["client_ip"], "asn": e["asn"], "params": None,
+            "country": e["country"], "client_fingerprint": e["client_fingerprint"],
+        }  # fmt: skip
+        results, touched = score_batch(
+            [(acc["account_id"], context, ob)], states, {}, None, None, 0.85, 600.0, marks=marks
+        )
+        states.update(touched)
+        if results[0][1] >= SIBLING_OPTS.online_flag_at:
+            flagged.setdefault(acc["account_id"], ob["ts"])
+    for name in ("puppet", "sibling", "vendor"):
+        at = replayed[name].first_flagged_at
+        assert flagged.get(name) == (at.timestamp() if at is not None else None), name
+    assert "sibling" in flagged and "vendor" not in flagged
+
+
+@pytest.mark.redis
+def test_two_scorers_share_sibling_marks_through_redis() -> None:
+    import uuid
+
+    from distillguard.detect.online import SIBLING_PRIOR, SiblingMarks
+
+    prefix = f"dgtest:{uuid.uuid4().hex}:"
+    siblings = ("card-hash",)
+    t0 = 1_700_000_000.0
+
+    def jailbreak(k: int) -> dict[str, Any]:
+        return {**obs(t0 + 60.0 * k), "content": {"jailbreak": 0.99}, "text": f"JAILBREAK {k}"}
+
+    async def run(account_id: str, created: float, tier: str, keys: tuple[str, ...]) -> float:
+        worker = OnlineWorker(redis_url="redis://127.0.0.1:6379/0", prefix=prefix)
+        worker.start()
+        try:
+            for k in range(3):
+                worker.submit(account_id, tier, jailbreak(k), (created, "free", "US", keys))
+            deadline = time.monotonic() + 60
+            while worker.pending and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            return worker.view(account_id, time.time())[0]
+        finally:
+            await worker.aclose()
+
+    # Another gateway's scorer flags a fresh puppet: the card is marked in Redis...
+    assert asyncio.run(run("puppet", t0 - 3600.0, "email", siblings)) >= online.ABUSE_SCORE
+    marks = SiblingMarks()
+    raw = redis.Redis.from_url("redis://127.0.0.1:6379/0").get(f"{prefix}sib:card-hash")
+    assert isinstance(raw, bytes)
+    marks.learn("card-hash", raw.decode())
+    assert marks.prior("sibling", siblings) == SIBLING_PRIOR
+    # ...and this one judges an established account on that card with the prior.
+    established = t0 - 400 * 86400.0
+    assert asyncio.run(run("sibling", established, "organization", siblings)) >= online.ABUSE_SCORE
+    assert asyncio.run(run("stranger", established, "organization", ("own",))) < online.ABUSE_SCORE

@@ -6,7 +6,10 @@ with the product's own code:
 
 - **online**: the gateway's per-request scorer (``detect.online``: ``fold`` per request, the
   score recomputed when ``rescore_due`` says so) crosses the policy's online threshold
-  (``PolicySettings.online_degrade_at``, where the gateway starts acting) at that request;
+  (``PolicySettings.online_degrade_at``, where the gateway starts acting) at that request,
+  its sequential tests taking the sibling prior from the accounts they flagged before
+  (``online.SiblingMarks``; an account flagged by another path is still scored, as the gateway
+  scores the requests it refuses, until a test has marked its siblings);
 - **audit**: the periodic batch audit (``audit_frame`` on the log up to each cut-off,
   ``replay_windows`` evenly spaced, optionally only the ``replay_horizon_s`` before it) flags
   the account, or its cluster lifts it, in ``replay_confirm`` audits in a row (an audit of a
@@ -139,6 +142,8 @@ class _Account:
     seen: bool = False
     audit_streak: int = 0
     signup: SignupRisk | None = None
+    sibling: tuple[str, ...] = ()  # online.sibling_keys of its record
+    marked: bool = False  # a sequential test flagged it: its sibling keys are marked
 
 
 @dataclass(slots=True)
@@ -258,7 +263,11 @@ def _accounts(con: Any, accounts_rel: str, opts: AuditOptions) -> dict[str, _Acc
     for acc, f in account_facts(con, accounts_rel).items():
         state = online.initial_state(f.created_t, f.verification, f.plan, f.country)
         cleared = bool(opts.overrides) and find_override(opts.overrides, acc, f.org) is not None
-        out[acc] = _Account(state, f.keys(), cleared, signup=risks.get(acc))
+        keys = f.keys()
+        # A cleared account neither marks its siblings nor takes their prior: the gateway
+        # sends the scorer no sibling keys for a known-good account.
+        sibling = () if cleared else online.sibling_keys(keys)
+        out[acc] = _Account(state, keys, cleared, signup=risks.get(acc), sibling=sibling)
     return out
 
 
@@ -321,9 +330,10 @@ def replay_deployment(
     audit_s = 0.0
     reference: PopulationStats | None = None
     running = RunningReference()
+    marks = online.SiblingMarks()
     for hi in [*cuts, t1]:
         _online_window(
-            con, lo, hi, accounts, content, carriers, links, first, opts, reference, running
+            con, lo, hi, accounts, content, carriers, links, first, opts, reference, running, marks
         )
         if hi < t1:
             t_audit = time.perf_counter()
@@ -369,10 +379,16 @@ def _online_window(
     opts: AuditOptions,
     reference: PopulationStats | None,
     running: RunningReference,
+    marks: online.SiblingMarks,
 ) -> None:
     """The gateway's per-request path for the events in (lo, hi]; predict inputs are judged
     against ``reference``, the range of the last audit's predict inputs, or before the first
-    audit against ``running``, the range of the predict inputs seen so far."""
+    audit against ``running``, the range of the predict inputs seen so far. ``marks`` are the
+    sibling keys of accounts a sequential test flagged so far.
+
+    An account flagged by any path is still scored, as the gateway scores the requests it
+    refuses, until a sequential test marks its sibling keys (only then is it done with: its
+    first flag is known and it has nothing more to tell its siblings)."""
     table = con.sql(_EVENTS_SQL.format(text=_TEXT, lo=lo, hi=hi)).to_arrow_table()
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     due: list[tuple[str, float, online.OnlineState]] = []
@@ -403,29 +419,11 @@ def _online_window(
             a.seen = True
             for k in a.static_keys:
                 carriers.setdefault(k, set()).add(acc)
-        if a.cleared or acc in first:
+        if a.cleared:
             continue
-        risk = a.signup
-        if risk is not None and opts.signup_flag_at is not None:
-            a.signup = None  # judged once, at the account's first request
-            if risk.score >= opts.signup_flag_at:
-                first[acc] = FirstFlag(
-                    t,
-                    FlagPath.SIGNUP,
-                    f"first flagged by its sign-up risk {risk.score:.2f} at its first request ("
-                    + "; ".join(risk.reasons)
-                    + ")",
-                )
-                continue
-        hit = links.match((*keys, *a.static_keys))
-        if hit is not None:
-            cluster, (kind, value) = hit
-            first[acc] = FirstFlag(
-                t,
-                FlagPath.CLUSTER_LINK,
-                f"first flagged by the enforcement list: its {kind} is one only flagged cluster "
-                f"{cluster} used",
-            )
+        if acc not in first:
+            _first_request_paths(acc, a, t, keys, links, first, opts)
+        if acc in first and (a.marked or not a.sibling):
             continue
         h = cols["h"][i]
         outside = (
@@ -454,8 +452,24 @@ def _online_window(
             due.append((acc, t, a.state))
     if not due:
         return
-    scores = online.score_many([s for _, _, s in due])
-    for (acc, t, state), score in zip(due, scores.tolist(), strict=True):
+    states = [s for _, _, s in due]
+    behaviour, identity = online.score_parts(states)
+    # The tests without and with the sibling prior, vectorised; which one applies to a due
+    # state depends on the marks made before it, so they are read in time order below.
+    plain = np.logical_or(*online.tests_passed(states, identity))
+    with_prior = np.logical_or(
+        *online.tests_passed(states, identity, np.full(len(states), online.SIBLING_PRIOR))
+    )
+    for (acc, t, state), b, p0, p1 in zip(
+        due, behaviour.tolist(), plain.tolist(), with_prior.tolist(), strict=True
+    ):
+        a = accounts[acc]
+        sibling = bool(a.sibling) and marks.prior(acc, a.sibling) > 0.0
+        passed = p1 if sibling else p0
+        if passed and not a.marked:
+            marks.mark(acc, a.sibling)
+            a.marked = True
+        score = max(b, online.ABUSE_SCORE) if passed else b
         if score < opts.online_flag_at:
             continue
         old = first.get(acc)
@@ -463,8 +477,43 @@ def _online_window(
             first[acc] = FirstFlag(
                 t,
                 FlagPath.ONLINE,
-                f"first flagged by the online scorer: score {score:.2f} after {state.n} requests",
+                f"first flagged by the online scorer: score {score:.2f} after {state.n} requests"
+                + (" (prior from a flagged sibling)" if sibling and passed else ""),
             )
+
+
+def _first_request_paths(
+    acc: str,
+    a: _Account,
+    t: float,
+    keys: list[online.LinkKey],
+    links: online.ClusterLinks,
+    first: dict[str, FirstFlag],
+    opts: AuditOptions,
+) -> None:
+    """The paths that judge a request before the scorer: sign-up risk (at the account's first
+    request) and the enforcement list's cluster links."""
+    risk = a.signup
+    if risk is not None and opts.signup_flag_at is not None:
+        a.signup = None  # judged once, at the account's first request
+        if risk.score >= opts.signup_flag_at:
+            first[acc] = FirstFlag(
+                t,
+                FlagPath.SIGNUP,
+                f"first flagged by its sign-up risk {risk.score:.2f} at its first request ("
+                + "; ".join(risk.reasons)
+                + ")",
+            )
+            return
+    hit = links.match((*keys, *a.static_keys))
+    if hit is not None:
+        cluster, (kind, _) = hit
+        first[acc] = FirstFlag(
+            t,
+            FlagPath.CLUSTER_LINK,
+            f"first flagged by the enforcement list: its {kind} is one only flagged cluster "
+            f"{cluster} used",
+        )
 
 
 def _audit_window(

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import structlog
 
-from distillguard.detect.online import account_keys, link_hash
+from distillguard.detect.online import account_keys, link_hash, sibling_keys
 from distillguard.errors import (
     AuthenticationError,
     ConfigError,
@@ -82,13 +82,25 @@ _FINGERPRINT_HEADER = b"x-client-fingerprint"
 _MAX_LINK_CACHE = 100_000
 
 
-def _online_context(principal: KeyPrincipal) -> AccountContext:
+def _online_context(principal: KeyPrincipal, known_good: bool) -> AccountContext:
+    """What the scorer seeds the account's state with, and its sibling keys (none for a
+    known-good account: it neither marks its siblings nor takes their prior)."""
     created = principal.account_created_at
-    return (
-        created.timestamp() if created is not None else None,
-        principal.plan,
-        principal.country,
+    created_t = created.timestamp() if created is not None else None
+    siblings = (
+        ()
+        if known_good
+        else sibling_keys(
+            account_keys(
+                principal.org_id,
+                principal.payment_fingerprint,
+                principal.signup_ip,
+                principal.signup_fingerprint,
+                created_t,
+            )
+        )
     )
+    return (created_t, principal.plan, principal.country, siblings)
 
 
 _CONTENT_KEYS = frozenset({"messages", "prompt", "input", "features", "model"})
@@ -665,7 +677,9 @@ class GatewayApp:
                 feats = doc["features"]
                 if self._predict_dim is None or len(feats) == self._predict_dim:
                     obs["features"] = feats
-            online.submit(account_id, str(principal.tier), obs, _online_context(principal))
+            online.submit(
+                account_id, str(principal.tier), obs, _online_context(principal, known_good)
+            )
         if state_ok and tokens:
             try:
                 await self.state.finish(account_id, cluster_id, now, tokens)

@@ -30,6 +30,13 @@ has no reference (a gateway deployed before its first audit), the child judges a
 ``prada.RunningReference`` of the predict inputs it has seen so far, every account weighing the
 same, from the time ``prada.RUNNING_MIN_ACCOUNTS`` accounts have sent some (the replay does the
 same before its first audit).
+
+The sequential tests' sibling prior (``online.SiblingMarks``) lives in the child too: each
+observation's context carries its account's sibling keys (``online.sibling_keys``: hashes of its
+payment instrument and sign-up device; none for a known-good account, which neither marks nor
+takes a prior, as the replay skips it), read before the account is scored and marked when a
+sequential test flags it. With Redis the marks are shared between gateways: read with the
+states (``{prefix}sib:{hash}`` holds the first marker's account id) and written with the scores.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import structlog
 from distillguard.respond.enforcement import parse_predict_reference, predict_reference_document
 
 if TYPE_CHECKING:
+    from distillguard.detect.online import SiblingMarks
     from distillguard.detect.prediction.prada import PopulationStats, RunningReference
 
 __all__ = [
@@ -68,8 +76,8 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-# (account created at, epoch seconds; plan; country) from the account record
-AccountContext = tuple[float | None, str | None, str | None]
+# (account created at, epoch seconds; plan; country; sibling keys) from the account record
+AccountContext = tuple[float | None, str | None, str | None, tuple[str, ...]]
 # (behaviour score, its reasons, the reason of a hot prompt still holding or None)
 OnlineView = tuple[float, tuple[str, ...], str | None]
 NO_SCORE: OnlineView = (0.0, (), None)
@@ -84,6 +92,10 @@ def state_key(prefix: str, account_id: str) -> str:
 
 def score_key(prefix: str, account_id: str) -> str:
     return f"{prefix}os:{account_id}"
+
+
+def sibling_mark_key(prefix: str, key: str) -> str:
+    return f"{prefix}sib:{key}"
 
 
 def decode_score(raw: bytes | None, now: float) -> OnlineView:
@@ -162,13 +174,16 @@ def score_batch(
     hold_s: float,
     reference: PopulationStats | None = None,
     running: RunningReference | None = None,
+    marks: SiblingMarks | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Fold and score a batch of ``(account_id, context, observation)`` in order.
 
-    ``context`` is ``[verification, created_at_epoch_s, plan, country]`` from the account
-    record (a bare verification string is accepted too); it seeds a new account's state the way
-    the replay seeds it. Prompts without content scores are scored by ``model`` first (batched
-    when there are several). A predict observation's ``features`` (its input vector) is judged
+    ``context`` is ``[verification, created_at_epoch_s, plan, country, sibling_keys]`` from the
+    account record (a bare verification string, or the list without sibling keys, is accepted
+    too); it seeds a new account's state the way the replay seeds it, and its sibling keys take
+    the prior from ``marks`` and are marked there when a sequential test flags the account.
+    Prompts without content scores are scored by ``model`` first (batched when there are
+    several). A predict observation's ``features`` (its input vector) is judged
     against ``reference`` (the enforcement list's ``predict_reference``) into
     ``predict_outside``, as the replay judges it; without a reference it is judged against
     ``running`` (the range of the predict inputs seen so far, which each input then joins) once
@@ -214,18 +229,28 @@ def score_batch(
         flag = _hot(obs.get("content"), hot_at)
         if flag is not None:
             hot[account_id] = (obs["ts"] + hold_s, flag)
+        siblings = _sibling_keys(context)
         state = touched.get(account_id) or states.get(account_id)
         if state is None:
             if isinstance(context, str):
                 state = online.initial_state(verification=context)
             else:
-                tier, created_t, plan, country = context
+                tier, created_t, plan, country = context[:4]
                 state = online.initial_state(created_t, tier, plan, country)
-        state, score = online.update(state, online.Observation(**obs))
+        prior = marks.prior(account_id, siblings) if marks is not None and siblings else 0.0
+        state, score = online.update(state, online.Observation(**obs), prior)
+        if score.test_passed and marks is not None and siblings:
+            marks.mark(account_id, siblings)
         touched[account_id] = state
         until, flag = hot.get(account_id, (0.0, ""))
         results.append((account_id, float(score.score), score.reasons, until, flag))
     return results, touched
+
+
+def _sibling_keys(context: Any) -> tuple[str, ...]:
+    if isinstance(context, str) or len(context) < 5 or not context[4]:
+        return ()
+    return tuple(str(k) for k in context[4])
 
 
 _HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame header
@@ -291,6 +316,7 @@ def _worker_main(
     states: dict[str, Any] = {}
     reference: PopulationStats | None = None
     running = RunningReference()  # used while the enforcement list has no reference
+    marks = online.SiblingMarks()
     client = None
     if redis_url:
         import redis
@@ -332,15 +358,22 @@ def _worker_main(
         loaded: dict[str, Any] = {}
         if client is not None:
             accounts = list(dict.fromkeys(a for a, _, _ in batch))
+            keys = list(dict.fromkeys(k for _, c, _ in batch for k in _sibling_keys(c)))
             try:
-                raws = client.mget([state_key(prefix, a) for a in accounts])
+                raws = client.mget(
+                    [state_key(prefix, a) for a in accounts]
+                    + [sibling_mark_key(prefix, k) for k in keys]
+                )
                 loaded = {
                     a: online.OnlineState.from_bytes(
                         raw if isinstance(raw, bytes) else raw.encode()
                     )
-                    for a, raw in zip(accounts, raws, strict=True)
+                    for a, raw in zip(accounts, raws[: len(accounts)], strict=True)
                     if raw
                 }
+                for k, raw in zip(keys, raws[len(accounts) :], strict=True):
+                    if raw:
+                        marks.learn(k, raw.decode() if isinstance(raw, bytes) else str(raw))
             except Exception as exc:  # Redis down: score from what this process knows
                 log.warning("gateway.online.redis_read_failed", error=type(exc).__name__)
         results, touched = score_batch(
@@ -353,7 +386,9 @@ def _worker_main(
             hold_s,
             reference,
             running,
+            marks,
         )
+        fresh = marks.drain_new()
         if len(states) > _MAX_STATES:
             states.clear()  # bounded memory; accounts re-learn (documented in the README)
             hot.clear()
@@ -366,6 +401,8 @@ def _worker_main(
                     pipe.set(state_key(prefix, account_id), _dump_state(state), ex=_STATE_TTL_S)
                     blob = orjson.dumps(list(last[account_id]))
                     pipe.set(score_key(prefix, account_id), blob, ex=_STATE_TTL_S)
+                for key, marker in fresh:
+                    pipe.set(sibling_mark_key(prefix, key), marker, ex=_STATE_TTL_S, nx=True)
                 pipe.execute()
             except Exception as exc:
                 log.warning("gateway.online.redis_write_failed", error=type(exc).__name__)
@@ -486,15 +523,15 @@ class OnlineWorker:
         account: AccountContext | None = None,
     ) -> None:
         """Queue one finished request's observation; ``account`` is what the identity store
-        knows of the account (creation time as epoch seconds, plan, country), which seeds its
-        state on its first request as the replay does."""
+        knows of the account (creation time as epoch seconds, plan, country, sibling keys),
+        which seeds its state on its first request as the replay does."""
         if self._loop is None:
             return
         if self.pending >= self.max_pending:
             self.dropped += 1
             return
-        created_t, plan, country = account or (None, None, None)
-        self._batch.append((account_id, (tier, created_t, plan, country), obs))
+        created_t, plan, country, siblings = account or (None, None, None, ())
+        self._batch.append((account_id, (tier, created_t, plan, country, siblings), obs))
         self.pending += 1
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_later(self.flush_s, self._flush)
