@@ -287,3 +287,26 @@ def test_two_scorers_share_sibling_marks_through_redis() -> None:
     established = t0 - 400 * 86400.0
     assert asyncio.run(run("sibling", established, "organization", siblings)) >= online.ABUSE_SCORE
     assert asyncio.run(run("stranger", established, "organization", ("own",))) < online.ABUSE_SCORE
+
+
+def test_the_gateway_sends_the_scorer_the_replays_sibling_keys_and_none_when_known_good() -> None:
+    from datetime import UTC, datetime
+
+    from distillguard.detect.online import account_keys, sibling_keys
+    from distillguard.gateway.app import _online_context
+    from distillguard.events.records import Verification
+    from distillguard.identity.models import KeyPrincipal
+    from distillguard.identity.tiers import TIER_QUOTAS
+
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    principal = KeyPrincipal(
+        key_id="k", account_id="a", org_id="org-1", tier=Verification("email"),
+        scopes=frozenset(), quota=TIER_QUOTAS[Verification("email")],
+        account_created_at=created, plan="free", country="US", payment_fingerprint="card-1",
+        signup_ip="203.0.113.9", signup_fingerprint="sfp-1",
+    )  # fmt: skip
+    # What the replay derives from the same account record (detect.replay.account_facts).
+    keys = sibling_keys(account_keys("org-1", "card-1", "203.0.113.9", "sfp-1", created.timestamp()))
+    assert len(keys) == 2
+    assert _online_context(principal, False) == (created.timestamp(), "free", "US", keys)
+    assert _online_context(principal, True)[3] == ()
