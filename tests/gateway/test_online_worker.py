@@ -293,8 +293,8 @@ def test_the_gateway_sends_the_scorer_the_replays_sibling_keys_and_none_when_kno
     from datetime import UTC, datetime
 
     from distillguard.detect.online import account_keys, sibling_keys
-    from distillguard.gateway.app import _online_context
     from distillguard.events.records import Verification
+    from distillguard.gateway.app import _online_context
     from distillguard.identity.models import KeyPrincipal
     from distillguard.identity.tiers import TIER_QUOTAS
 
@@ -306,7 +306,8 @@ def test_the_gateway_sends_the_scorer_the_replays_sibling_keys_and_none_when_kno
         signup_ip="203.0.113.9", signup_fingerprint="sfp-1",
     )  # fmt: skip
     # What the replay derives from the same account record (detect.replay.account_facts).
-    keys = sibling_keys(account_keys("org-1", "card-1", "203.0.113.9", "sfp-1", created.timestamp()))
+    record = account_keys("org-1", "card-1", "203.0.113.9", "sfp-1", created.timestamp())
+    keys = sibling_keys(record)
     assert len(keys) == 2
     assert _online_context(principal, False) == (created.timestamp(), "free", "US", keys)
     assert _online_context(principal, True)[3] == ()
