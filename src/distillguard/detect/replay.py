@@ -260,14 +260,27 @@ def _signup_risks(con: Any, accounts_rel: str) -> dict[str, SignupRisk]:
 def _accounts(con: Any, accounts_rel: str, opts: AuditOptions) -> dict[str, _Account]:
     out: dict[str, _Account] = {}
     risks = _signup_risks(con, accounts_rel) if opts.signup_flag_at is not None else {}
-    for acc, f in account_facts(con, accounts_rel).items():
+    facts = account_facts(con, accounts_rel)
+    cleared = {
+        acc: bool(opts.overrides) and find_override(opts.overrides, acc, f.org) is not None
+        for acc, f in facts.items()
+    }
+    # A cleared account neither marks its siblings nor takes their prior: the gateway sends
+    # the scorer no sibling keys for a known-good account.
+    siblings = {
+        acc: () if cleared[acc] else online.sibling_keys(f.keys()) for acc, f in facts.items()
+    }
+    carriers: dict[str, int] = {}
+    for keys in siblings.values():
+        for k in keys:
+            carriers[k] = carriers.get(k, 0) + 1
+    for acc, f in facts.items():
         state = online.initial_state(f.created_t, f.verification, f.plan, f.country)
-        cleared = bool(opts.overrides) and find_override(opts.overrides, acc, f.org) is not None
-        keys = f.keys()
-        # A cleared account neither marks its siblings nor takes their prior: the gateway
-        # sends the scorer no sibling keys for a known-good account.
-        sibling = () if cleared else online.sibling_keys(keys)
-        out[acc] = _Account(state, keys, cleared, signup=risks.get(acc), sibling=sibling)
+        # Keys no other account of the log carries can neither give nor take a prior: the
+        # replay drops them (the gateway keeps them, to the same effect), which spares it
+        # scoring an account flagged by another path until it marks.
+        shared = tuple(k for k in siblings[acc] if carriers[k] > 1)
+        out[acc] = _Account(state, f.keys(), cleared[acc], signup=risks.get(acc), sibling=shared)
     return out
 
 
