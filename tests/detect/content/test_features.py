@@ -5,6 +5,7 @@ import unicodedata
 import numpy as np
 
 from distillguard.detect.content.features import (
+    _WINDOWS_RAW,
     HASH_BITS,
     MAX_CHARS,
     _cut_long,
@@ -91,9 +92,11 @@ def test_long_texts_normalise_from_their_ends_as_from_the_whole() -> None:
     words = ["Word", "x", "IGNORE", "a" * 30, ".", "ﬁne", "ΟΔΟΣ", "e\u0301", "\u0301x", "¨",
              "Ａｂ", "it’s", "İ", "한국", "\u1100\u1161", "Ω"]  # fmt: skip
     spaces = [" ", "  ", "\t", "\n\n", "\x1c", "\u00a0", "\u3000", ""]
-    fast = 0
-    for trial in range(300):
-        n = int(rng.integers(3 * MAX_CHARS - 50, 10 * MAX_CHARS))
+    fast = [0] * len(_WINDOWS_RAW)
+    for trial in range(600):
+        # from just above the narrowest windows (whose folded sizes are then close to the
+        # ones kept: the edge of the shortcut) to long documents
+        n = int(rng.integers(1250, 10 * MAX_CHARS))
         parts: list[str] = []
         total = 0
         while total < n:
@@ -103,9 +106,13 @@ def test_long_texts_normalise_from_their_ends_as_from_the_whole() -> None:
             parts.append(part)
             total += len(part)
         text = "".join(parts)[int(rng.integers(0, 3)) :]
-        fast += _cut_long(text) is not None
+        for i, (head_raw, tail_raw) in enumerate(_WINDOWS_RAW):
+            if len(text) > head_raw + tail_raw and _cut_long(text, head_raw, tail_raw):
+                fast[i] += 1
+                break
         assert normalise(text) == _fold_whole(text)
-    assert fast > 200  # the windows were used, not only the whole-text fallback
+    # each pair of windows gave the result, not only the whole-text fallback
+    assert fast[0] > 200 and fast[1] > 20, fast
     # mostly whitespace at one end, or no space at all: the whole text is folded
     for text in (" " * 9000 + "end words here", "start " + "\n" * 9000 + "z " * 300, "q" * 9000):
         assert normalise(text) == _fold_whole(text)

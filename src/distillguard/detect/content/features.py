@@ -83,26 +83,30 @@ for _c in "abcdefghijklmnopqrstuvwxyz0123456789'_":
 _WORDISH[128] = 1
 
 
+_HEAD_CHARS = MAX_CHARS - _TAIL_CHARS - 1
+_WINDOWS_RAW = ((800, 512), (3 * MAX_CHARS // 2, 3 * _TAIL_CHARS))
+"""Raw characters (head, tail) that :func:`_cut_long` folds, tried in order on texts longer
+than both together. The first pair is about 1.25 times the folded characters kept
+(``_HEAD_CHARS``, ``_TAIL_CHARS``): enough for nearly every long prompt, whose whitespace runs
+and NFKC expansions rarely change its length by a fifth; the second catches most of the rest
+(whitespace-heavy code and tables) before the whole text is folded."""
+
+
 def normalise(text: str) -> str:
     """NFKC, lower case, whitespace runs collapsed to one space, cut to ``MAX_CHARS``.
 
     NFKC folds full-width and styled letters (a common filter-evasion trick) to plain ones.
     """
-    if len(text) > _LONG_RAW:
-        cut = _cut_long(text)
+    for head_raw, tail_raw in _WINDOWS_RAW:
+        if len(text) <= head_raw + tail_raw:
+            break
+        cut = _cut_long(text, head_raw, tail_raw)
         if cut is not None:
             return cut
     folded = _fold(text)
     if len(folded) > MAX_CHARS:
-        folded = folded[: MAX_CHARS - _TAIL_CHARS - 1] + " " + folded[-_TAIL_CHARS:]
+        folded = folded[:_HEAD_CHARS] + " " + folded[-_TAIL_CHARS:]
     return folded
-
-
-_LONG_RAW = 3 * MAX_CHARS
-"""Raw texts longer than this are normalised from their two ends (see :func:`_cut_long`)."""
-_HEAD_RAW = 3 * MAX_CHARS // 2
-_TAIL_RAW = 3 * _TAIL_CHARS
-_HEAD_CHARS = MAX_CHARS - _TAIL_CHARS - 1
 
 
 def _fold(text: str) -> str:
@@ -111,21 +115,23 @@ def _fold(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _cut_long(text: str) -> str | None:
-    """:func:`normalise` of a long ``text`` from about its first ``_HEAD_RAW`` and last
-    ``_TAIL_RAW`` characters (normalising, lower-casing and splitting all of a long document
+def _cut_long(text: str, head_raw: int, tail_raw: int) -> str | None:
+    """:func:`normalise` of a long ``text`` from about its first ``head_raw`` and last
+    ``tail_raw`` characters (normalising, lower-casing and splitting all of a long document
     was most of the cost of the slowest requests). Each window is cut at an ASCII space: NFKC
-    never combines a space with what precedes it, and a space ends a word, so the folded head
-    window is a prefix of the folded text and the tail window a suffix: the same result.
-    None when a window folds to too few characters (mostly whitespace) or has no space to
-    cut at; the caller then folds the whole text."""
-    cut_head = text.rfind(" ", 0, _HEAD_RAW)
-    cut_tail = text.find(" ", len(text) - _TAIL_RAW)
-    if cut_head <= 0 or cut_tail < 0:
+    never combines a space with what precedes or follows it, and a space ends a word, so the
+    folded head window is a prefix of the folded text and the tail window a suffix; as the
+    windows do not overlap, the folded text is at least as long as both with a space between.
+    So when the windows fold to enough characters the result is the same as folding all of
+    ``text``. None when they do not (mostly whitespace) or a window has no space to cut at;
+    the caller then tries wider windows, then the whole text."""
+    cut_head = text.rfind(" ", 0, head_raw)
+    cut_tail = text.find(" ", len(text) - tail_raw)
+    if cut_head <= 0 or cut_tail < cut_head:
         return None
     head = _fold(text[:cut_head])
     tail = _fold(text[cut_tail:])
-    if len(head) <= MAX_CHARS or len(tail) < _TAIL_CHARS:
+    if len(head) < _HEAD_CHARS or len(tail) < _TAIL_CHARS or len(head) + len(tail) < MAX_CHARS:
         return None
     return head[:_HEAD_CHARS] + " " + tail[-_TAIL_CHARS:]
 
