@@ -1095,6 +1095,9 @@ def audit_world(seed: int, world_dir: Path, show: bool) -> dict[str, Any]:
                     "score": round(v.score, 3),
                     "flagged": v.flagged,
                     "first_flagged_by": str(v.first_flagged_by) if v.first_flagged_by else None,
+                    "first_flagged_at": _ts(v.first_flagged_at.timestamp())
+                    if v.first_flagged_at
+                    else None,
                     "reasons": list(v.reasons),
                 }
             )
@@ -1112,8 +1115,8 @@ def audit_world(seed: int, world_dir: Path, show: bool) -> dict[str, Any]:
         for a in accused:
             print(
                 f"  seed {seed} ACCUSED {a['account_id']} {a['kind']} score={a['score']} "
-                f"final={a['flagged']} first_by={a['first_flagged_by']}\n    "
-                + "\n    ".join(a["reasons"][:8])
+                f"final={a['flagged']} first_by={a['first_flagged_by']} "
+                f"at={a['first_flagged_at']}\n    " + "\n    ".join(a["reasons"][:8])
             )
     return ev
 
