@@ -27,11 +27,20 @@ from __future__ import annotations
 import base64
 import re
 import urllib.parse
+from re import _constants as _re_constants  # type: ignore[attr-defined]
+from re import _parser as _re_parser  # type: ignore[attr-defined]
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from distillguard.detect.content.features import MAX_CHARS, HashedBatch, hash_text, prefix_hash
+from distillguard.detect.content.features import (
+    MAX_CHARS,
+    PREFIX_CHARS,
+    HashedBatch,
+    hash_text,
+    prefix_hash,
+)
 
 __all__ = ["STRUCTURAL_NAMES", "structural_features"]
 
@@ -497,16 +506,128 @@ def _gates() -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
 
 _SUBSTRING_GATES = _gates()
 
+# The node types of the standard library's regex parser (private, but stable since 3.11);
+# used only to find the literal starts of the rules (see :func:`_trigger_table`).
+_LITERAL = _re_constants.LITERAL
+_IN = _re_constants.IN
+_SUBPATTERN = _re_constants.SUBPATTERN
+_BRANCH = _re_constants.BRANCH
+_ASSERT = _re_constants.ASSERT
+_ASSERT_NOT = _re_constants.ASSERT_NOT
+_AT = _re_constants.AT
+_MAX_REPEAT = _re_constants.MAX_REPEAT
+_MIN_REPEAT = _re_constants.MIN_REPEAT
+_RANGE = _re_constants.RANGE
+_CATEGORY = _re_constants.CATEGORY
+_CATEGORY_DIGIT = _re_constants.CATEGORY_DIGIT
+_KEY_DIGITS = frozenset(c for _, words, _ in _RULES for c in words if c.isdecimal())
 
-def _trigger_table() -> tuple[
-    npt.NDArray[np.uint64], list[tuple[tuple[int, re.Pattern[str]], ...]]
-]:
-    table: dict[int, list[int]] = {}
+
+def _literal_heads(items: Any, at_start: bool = True) -> tuple[set[str], bool]:
+    """Strings one of which every match of the parsed regex ``items`` starts with (a
+    necessary condition; "" among them means it can start with anything), and whether they
+    are the whole matches (so that what follows can be appended to them). Literals, small
+    character sets and alternations of them are followed until the first other item;
+    zero-width items (look-behinds, word boundaries) are skipped. ``at_start``: ``items``
+    begin the match (see :func:`_char_set`)."""
+    heads = {""}
+    for op, av in items:
+        first = at_start and heads == {""}
+        if op is _LITERAL:
+            options, exact = {chr(av)}, True
+        elif op is _IN:
+            chars = _char_set(av, first)
+            if chars is None:
+                return heads, False
+            options, exact = chars, True
+        elif op is _SUBPATTERN and not av[1] and not av[2]:  # a plain group
+            options, exact = _literal_heads(av[3], first)
+        elif op is _BRANCH:
+            options, exact = set(), True
+            for alternative in av[1]:
+                alt_heads, alt_exact = _literal_heads(alternative, first)
+                options |= alt_heads
+                exact = exact and alt_exact
+        elif op in (_MAX_REPEAT, _MIN_REPEAT) and av[0] >= 1:
+            options, exact = _literal_heads(av[2], first)[0], False
+        elif op is _AT or (op in (_ASSERT, _ASSERT_NOT) and av[0] == -1):
+            continue
+        else:
+            return heads, False
+        heads = {h + t for h in heads for t in options}
+        if not exact or len(heads) > 4096:
+            return heads, False
+    return heads, True
+
+
+def _char_set(items: Any, at_start: bool) -> set[str] | None:
+    """The characters a parsed ``[...]`` set matches, or None when that is not a small
+    positive set. ``\\d`` counts as the trigger words' digits, which is only right as the
+    first character of a match (``at_start``): heads are kept where they agree with a
+    trigger word's first characters (see :func:`_trigger_table`), so a first character
+    that is another digit would be dropped there anyway; elsewhere ``\\d`` gives None."""
+    chars: set[str] = set()
+    for op, av in items:
+        if op is _LITERAL:
+            chars.add(chr(av))
+        elif op is _RANGE and av[1] - av[0] < 256:
+            chars.update(map(chr, range(av[0], av[1] + 1)))
+        elif op is _CATEGORY and av is _CATEGORY_DIGIT and at_start:
+            chars.update(_KEY_DIGITS)
+        else:
+            return None
+    return chars
+
+
+def _rule_heads(pattern: str) -> set[str] | None:
+    try:
+        heads = _literal_heads(_re_parser.parse(pattern))[0]
+    except (AttributeError, TypeError, ValueError):  # another Python's private parser
+        return None
+    return None if "" in heads else heads
+
+
+_Trigger = tuple[tuple[str, ...], tuple[tuple[int, re.Pattern[str], tuple[str, ...]], ...]]
+
+
+def _trigger_table() -> tuple[npt.NDArray[np.uint64], list[_Trigger]]:
+    """Per trigger key: the heads of all its rules, and (rule, compiled pattern, heads) for
+    each rule it triggers.
+
+    ``heads`` are the literal starts of the rule's matches that agree with the key's own
+    first characters (the trigger word's first ``PREFIX_CHARS``): at a word with that key a
+    match must start with one of them, so a ``str.startswith`` test rules out most tries
+    (only ~6% of the tried (position, rule) pairs match on the slowest dev prompts) before
+    the regex runs. ``("",)`` when the rule's pattern gave no heads (always tried); a rule
+    none of whose heads agree with the key is left out of that key. (A text word with the
+    key has those first characters: equal 64-bit prefix hashes of different strings aside,
+    and even then a match needs the text to start with one of the rule's first words.)
+    ``tests/detect/content/test_structural.py`` pins the counts to trying every rule."""
+    heads_of = [_rule_heads(pattern) for _, _, pattern in _RULES]
+    table: dict[int, list[tuple[int, str]]] = {}
     for rule_idx, (_, words, _) in enumerate(_RULES):
         for word in words.split():
-            table.setdefault(prefix_hash(word), []).append(rule_idx)
+            one = hash_text(word)
+            start, end = int(one.word_starts[0]) - 1, int(one.word_ends[0]) - 1
+            key_chars = one.texts[0][start : min(start + PREFIX_CHARS, end)]
+            table.setdefault(prefix_hash(word), []).append((rule_idx, key_chars))
     keys = sorted(table)
-    rules = [tuple((r, _COMPILED[r]) for r in dict.fromkeys(table[k])) for k in keys]
+    rules = []
+    for key in keys:
+        entries = []
+        for rule_idx, key_chars in dict.fromkeys(table[key]):
+            heads = heads_of[rule_idx]
+            if heads is None:
+                agreeing: tuple[str, ...] = ("",)
+            else:
+                agreeing = tuple(
+                    sorted(h for h in heads if h[: len(key_chars)] == key_chars[: len(h)])
+                )
+                if not agreeing:
+                    continue
+            entries.append((rule_idx, _COMPILED[rule_idx], agreeing))
+        any_head = tuple(sorted({h for _, _, heads in entries for h in heads}))
+        rules.append((("",) if "" in any_head else any_head, tuple(entries)))
     return np.array(keys, dtype=np.uint64), rules
 
 
@@ -539,8 +660,9 @@ for _c in "abcdefghijklmnopqrstuvwxyz0123456789 ":
 _PUNCT[128] = False
 _PUNCT_I = _PUNCT.astype(np.int64)
 _PUNCT_CHARS = frozenset(chr(c) for c in range(128) if _PUNCT[c])
-# a run of punctuation: an ASCII character other than [a-z0-9 ] (non-ASCII is not punctuation)
-_PUNCT_RUN = re.compile(r"[\x00-\x1f!-/:-`{-\x7f]{2,}")
+# punctuation bytes to "!", all others to " ": an ASCII character other than [a-z0-9 ] is
+# punctuation (non-ASCII is not)
+_PUNCT_BYTES = bytes(33 if b < 128 and _PUNCT[b] else 32 for b in range(256))
 _TAIL_CHARS = 80
 _TAIL_WORDS = 20
 _PY_WORDS = 40
@@ -847,10 +969,17 @@ def _match_rules(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
     for d, start, key in zip(docs, at, keys, strict=True):
         if d != current:
             current, text, row, hits = d, batch.texts[d], counts[d], {}
-        for rule_idx, rx in _TRIGGER_RULES[key]:
+        any_head, rules = _TRIGGER_RULES[key]
+        if not text.startswith(any_head, start):
+            continue
+        for rule_idx, rx, heads in rules:
             # counts are capped, so a long jailbreak need not be matched to its end
             seen = hits.get(rule_idx, 0)
-            if seen >= _MAX_HITS or rx.match(text, start) is None:
+            if (
+                seen >= _MAX_HITS
+                or not text.startswith(heads, start)
+                or rx.match(text, start) is None
+            ):
                 continue
             hits[rule_idx] = seen + 1
             row[_RULE_FEATURE[rule_idx]] += 1
@@ -886,9 +1015,12 @@ def _numeric_one(
         kinds = _PUNCT_CHARS.intersection(tail)
         out[6] = sum(map(tail.count, kinds)) / min(denom, _TAIL_CHARS)
         out[11] = min(len(kinds), 10) / 10.0
-        # runs of two or more only: single commas and full stops are most of the matches
         if out[5]:
-            out[7] = min(max(map(len, _PUNCT_RUN.findall(text)), default=1), 20) / 20.0
+            # the longest run of punctuation: the text's UTF-8 bytes with punctuation mapped
+            # to "!" and everything else (including every byte of a non-ASCII character) to
+            # a space, split into the runs (a regex findall of the runs cost twice as much)
+            runs = text.encode().translate(_PUNCT_BYTES).split()
+            out[7] = min(max(map(len, runs), default=1), 20) / 20.0
     if batch.word_hash.shape[0] > _PY_WORDS:
         return _numeric_words_numpy(batch, vocabulary, out)
     # the word features of a short text in plain Python: set look-ups and list counts over a
@@ -925,18 +1057,18 @@ def _numeric_words_numpy(
     batch: HashedBatch, vocabulary: npt.NDArray[np.uint64], out: npt.NDArray[np.float32]
 ) -> float:
     """The word part of :func:`_numeric_one` with array operations (long texts)."""
-    text = batch.texts[0]
     n_words = batch.word_hash.shape[0]
     if n_words:
         lengths = batch.word_ends - batch.word_starts
-        if text.isascii():
-            counted = lengths >= 3
-            long_words = int(np.count_nonzero(lengths > 15))
-        else:
-            non_ascii = np.concatenate(([0], np.cumsum(batch.codes > 127)))
-            ascii_word = (non_ascii[batch.word_ends] - non_ascii[batch.word_starts]) == 0
-            counted = ascii_word & (lengths >= 3)
-            long_words = int(np.count_nonzero(ascii_word & (lengths > 15)))
+        counted = lengths >= 3
+        long_words = lengths > 15
+        if not batch.texts[0].isascii():
+            # Every non-ASCII code point is a word character, so the code points from a
+            # word's start to the next word's are that word's and ASCII separators: the
+            # word is ASCII when their largest is.
+            ascii_word = np.maximum.reduceat(batch.codes, batch.word_starts) < 128
+            counted &= ascii_word
+            long_words &= ascii_word
         unknown = ~_in_vocabulary(batch.word_hash, vocabulary) & counted
         foreign = _foreign(
             int(np.count_nonzero(_in_vocabulary(batch.word_hash, _FOREIGN_HASHES))) / n_words,
@@ -949,7 +1081,7 @@ def _numeric_words_numpy(
             int(np.count_nonzero(unknown[-_TAIL_WORDS:]))
             / max(int(np.count_nonzero(counted[-_TAIL_WORDS:])), 1)
         )
-        out[8] = long_words / n_words
+        out[8] = int(np.count_nonzero(long_words)) / n_words
         return float(np.count_nonzero(lengths == 1)) / float(n_words)
     return 0.0
 
