@@ -272,10 +272,13 @@ def _hash_one(norm: str, raw: str | None = None) -> HashedBatch:
     h5 = h4[:-1] * _BASE
     h5 += c1[4:]
     prefix = np.zeros(n + 1, dtype=np.uint64)
-    np.cumsum(c1 * _POW_DESC[:n], out=prefix[1:])
+    (c1 * _POW_DESC[:n]).cumsum(out=prefix[1:])
     clipped = np.minimum(codes, 128).astype(np.intp)
-    # the padding makes word edges alternate start, end, start, end, ...
-    edges = np.flatnonzero(np.diff(_WORDISH[clipped])) + 1
+    wordish = _WORDISH[clipped]
+    # the padding makes word edges alternate start, end, start, end, ... (array methods and
+    # operators here: numpy's Python-level wrappers such as diff and flatnonzero cost more
+    # than their work on one prompt)
+    edges = (wordish[1:] != wordish[:-1]).nonzero()[0] + 1
     w_starts, w_ends = edges[0::2], edges[1::2]
     n_words = w_starts.shape[0]
     n_char = h3.shape[0] + h4.shape[0] + h5.shape[0]

@@ -312,7 +312,7 @@ class ContentModel:
         scale = np.empty(n_char + n_word, dtype=np.float32)
         scale[:n_char] = 1.0 / math.sqrt(max(n_char, 1))
         scale[n_char:] = 1.0 / math.sqrt(max(n_word, 1))
-        rows = np.take(self._w_rows, np.concatenate([h.char_idx, h.word_idx]))
+        rows = self._w_rows.take(np.concatenate([h.char_idx, h.word_idx]))
         z = (scale @ rows.view(np.float32).reshape(-1, _ROW_HEADS))[: len(HEADS)]
         z = z + structural_features(h, self._w.vocabulary)[0] @ self._w_struct_scaled
         logits: list[float] = (z + self._bias_eff).tolist()

@@ -701,7 +701,7 @@ def _in_vocabulary(
 ) -> npt.NDArray[np.bool_]:
     if not vocabulary.shape[0]:
         return np.zeros(words.shape[0], dtype=bool)
-    pos = np.searchsorted(vocabulary, words)
+    pos = vocabulary.searchsorted(words)
     pos[pos >= vocabulary.shape[0]] = 0
     return np.asarray(vocabulary[pos] == words)
 
@@ -907,9 +907,9 @@ def _rule_counts(batch: HashedBatch, noisy: list[int]) -> tuple[list[list[int]],
     ``noisy`` says which texts look like noise (see :func:`_noisy`)."""
     counts, first_cue = _match_rules(batch)
     long_words: dict[int, list[str]] = {}
-    long_idx = np.flatnonzero(batch.word_ends - batch.word_starts >= _LONG_MIN)
+    long_idx = (batch.word_ends - batch.word_starts >= _LONG_MIN).nonzero()[0]
     if long_idx.shape[0]:
-        docs = np.searchsorted(batch.word_ptr, long_idx, side="right") - 1
+        docs = batch.word_ptr.searchsorted(long_idx, side="right") - 1
         for d, w in zip(docs.tolist(), long_idx.tolist(), strict=True):
             off = int(batch.doc_ptr[d]) + 1  # word positions index the padded code points
             start, end = int(batch.word_starts[w]) - off, int(batch.word_ends[w]) - off
@@ -948,9 +948,9 @@ def _match_rules(batch: HashedBatch) -> tuple[list[list[int]], list[int]]:
                 keys.append(key)
         docs = [0] * len(keys)
     else:
-        pos = np.searchsorted(_TRIGGER_KEYS, words)
+        pos = _TRIGGER_KEYS.searchsorted(words)
         pos[pos >= _TRIGGER_KEYS.shape[0]] = 0
-        found = np.flatnonzero(_TRIGGER_KEYS[pos] == words)
+        found = (_TRIGGER_KEYS[pos] == words).nonzero()[0]
         keys = pos[found].tolist()
         if len(batch.texts) == 1:
             docs = [0] * found.shape[0]
