@@ -152,3 +152,50 @@ def test_template_weighting_keeps_what_the_community_added_beyond_the_links() ->
     with_ties = lift_from_guilty(*args, template=ties)
     without = lift_from_guilty(*args)
     assert with_ties[5] == without[5] and with_ties[5] >= 0.5
+
+
+def test_customers_tied_by_a_public_prompt_do_not_lift_each_other_in_a_fleets_cluster() -> None:
+    # rows 0-3: a fleet that looks guilty alone; rows 4-9: customers that stamp one popular
+    # system prompt (a strong specific link between each pair), merged into the fleet's
+    # community by shared exits; row 9 (a red-team vendor) has some doubt of its own
+    own = np.array([0.9, 0.92, 0.88, 0.95, 0.03, 0.03, 0.02, 0.03, 0.04, 0.21])
+    fleet = [(0, 1), (0, 2), (1, 3), (2, 3)]
+    a, b = np.triu_indices(6, k=1)
+    customers = list(zip((a + 4).tolist(), (b + 4).tolist(), strict=True))
+    pairs = fleet + customers
+    src = np.array([p for p, _ in pairs])
+    dst = np.array([q for _, q in pairs])
+    w = np.array([0.6] * len(fleet) + [0.35] * len(customers))
+    label = np.zeros(10, dtype=np.int64)
+    clusters = cluster_scores(own, {0: np.arange(10)}, {0: 0.3})
+    assert clusters[0].score >= 0.5
+    strength = _plain_strength(src, dst, w, 10)
+    # one first lift through the raw links makes the customers suspicious to each other, and
+    # the vendor is accused through them
+    first = lift(own, label, strength, clusters)
+    once = guilty_strength(src, dst, w, label, np.clip(first / 0.25, 0.0, 1.0))
+    assert lift(own, label, np.minimum(strength, once), clusters)[9] >= 0.5
+    # judged first by their own scores, the customers lend each other little guilt
+    final = lift_from_guilty(own, label, strength, clusters, (src, dst, w))
+    assert (final[4:] < 0.5).all()
+
+
+def test_collective_lift_needs_the_members_links_to_run_to_participants() -> None:
+    own = np.full(3, 0.1)
+    label = np.zeros(3, dtype=np.int64)
+    clusters = {0: ClusterScore(0.98, 0.2, 0.3, 30, 1.0)}
+    strength_all = np.full(3, 0.8)
+    part = np.full(3, 0.8)
+    # row 0: most of its link weight runs to fleet-mates that do the job; row 1: a customer
+    # roaming shared exits, a third of whose link weight does; row 2: in between
+    fleet = np.array([0.8, 0.3, 0.45])
+    final = lift(own, label, np.zeros(3), clusters, strength_all, part, fleet)
+    assert final[0] >= 0.5
+    assert np.isclose(final[1], own[1])
+    assert own[2] < final[2] < final[0]
+    assert np.allclose(lift(own, label, np.zeros(3), clusters, strength_all, part)[1], final[0])
+    # a member that itself does two of the things the job does needs no such links: few
+    # customers do, and a fleet behind shared proxies has members whose links run to strangers
+    both = np.array([0.0, 1.0, 0.0])
+    lifted = lift(own, label, np.zeros(3), clusters, strength_all, part, fleet, both)
+    assert np.isclose(lifted[1], final[0]) and np.allclose(lifted[[0, 2]], final[[0, 2]])

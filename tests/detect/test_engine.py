@@ -5,9 +5,13 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
-from distillguard.detect.engine import AuditOptions, audit_store
+from distillguard.detect.behaviour.frame import AccountFrame
+from distillguard.detect.engine import AuditOptions, audit_store, network_stage
+from distillguard.detect.network.communities import Communities
+from distillguard.detect.network.links import LinkGraph
 from distillguard.detect.verdicts import KnownGood, Response
 from tests.detect.worlds import START, FakeStore, World
 
@@ -136,3 +140,68 @@ def test_replay_records_first_flagged_at_in_time_order(world_con) -> None:
     assert all(
         (v.first_flagged_at is None) == (v.first_flagged_by is None) for v in result.accounts
     )
+
+
+def _stage_world(fleet_harvests: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """60 accounts chained by shared exits into one community of strangers (as modularity
+    merges a fleet behind commercial proxies into one), ten of them (a fleet) also linked to
+    each other; nobody has moved to a new release yet. The fleet and
+    three scattered customers sweep the task space; the fleet also asks for reasoning on a
+    third of its prompts (or not). Returns (own, final, fleet rows)."""
+    n = 60
+    fleet = np.arange(48, 58)
+    rng = np.random.default_rng(3)
+    edges: set[tuple[int, int]] = set()
+    for a in range(n):
+        for b in rng.choice(n, size=2, replace=False).tolist():
+            if a != b:
+                edges.add((min(a, b), max(a, b)))
+    for i, a in enumerate(fleet.tolist()):
+        for b in fleet[i + 1 :].tolist():
+            edges.add((a, b))
+    pairs = sorted(edges)
+    m = len(pairs)
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.array([p[0] for p in pairs]),
+        dst=np.array([p[1] for p in pairs]),
+        weight=np.full(m, 0.3),
+        specific=np.zeros(m),
+        specific_untemplated=np.zeros(m),
+        template_share=np.zeros(n),
+        weight_untemplated=np.full(m, 0.3),
+    )
+    sweepers = np.r_[fleet, [3, 17, 31]]
+    entropy = np.full(n, 0.5)
+    entropy[sweepers] = 0.9
+    cot = np.zeros(n)
+    if fleet_harvests:
+        cot[fleet] = 0.35
+    frame = AccountFrame(
+        ids=np.array([f"a{i:02d}" for i in range(n)], dtype=object),
+        num={
+            "share_new_model_after": np.zeros(n),
+            "hours_to_new_model": np.full(n, np.nan),
+            "n_after_release": np.zeros(n),
+            "c_coverage_entropy": entropy,
+            "c_n_texts": np.full(n, 20.0),
+            "c_share_cot": cot,
+            "c_share_rubric": np.zeros(n),
+        },
+    )
+    own = np.full(n, 0.05)
+    comm = Communities(
+        np.zeros(n, dtype=np.int64), np.zeros(n), {0: 0.3}, {0: np.arange(n)}, np.ones(n)
+    )
+    _, _, _, final = network_stage(frame, own, graph, comm)
+    return own, final, fleet
+
+
+def test_a_fleet_that_sweeps_and_harvests_before_any_release_is_judged_as_a_core() -> None:
+    own, final, fleet = _stage_world(fleet_harvests=True)
+    assert (final[fleet] >= 0.5).all()
+    others = np.setdiff1d(np.arange(own.shape[0]), fleet)
+    assert (final[others] < 0.5).all()  # the customers who sweep tasks too are not lifted
+    # sweeping alone is what many customers do: no core, nobody lifted
+    own, final, fleet = _stage_world(fleet_harvests=False)
+    assert (final < 0.5).all()

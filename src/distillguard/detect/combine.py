@@ -44,18 +44,37 @@ it may instead be its strength over all links times its own part in the collecti
 so a member behind the operator's proxies that also chased the release is lifted, and a stranger
 who merely shared an exit is not. A member tied only by addresses must take part in what the
 cluster does (``network.collective.aligned_participation``): sweeping tasks, as many customers
-do, is no part in a cluster that above all chased the release. Linked groups of accounts that
-each both chase and sweep are carved out of big communities of strangers
+do, is no part in a cluster that above all chased the release. And most of its link weight must
+run to cluster-mates that take part (``network.collective.fleet_share``, ``FLEET_SHARE``): a
+customer roaming a commercial VPN shares one exit after another with strangers, so its many
+weak address links add up to a strong tie into any fleet that uses the same VPN, and an early
+adopter or a developer who sweeps tasks is then as much "part" of it as a fleet member. On the
+hard tuning world 7 three customers (two developers, a privacy-VPN user) were flagged mid-day
+that way, with 21-37% of their link weight running to participants; the fleet members that
+the collective part lifts have a median 54-66% (a quarter of them under 42%). A member that
+itself does two of the three things a harvesting job does (chase the release, sweep the task
+space, harvest reasoning) keeps the collective part whatever its links (``distinct``): few
+customers do (in the tuning worlds 0-2% of developers, VPN users, office NATs and agent
+builders; researchers, whose own links rarely run into a fleet, most), and a fleet behind
+commercial proxies shared with strangers has members whose links run mostly to strangers too
+(hard tuning world 7: four of its members at 4-34% kept their final flag this way). Linked
+groups of accounts that each do two of the three are carved out of big communities of strangers
 (``network.communities.carve_cores``) and judged as clusters of their own; an account that
 sends mostly through a fleet's own rare addresses and takes part in what it does joins the fleet.
 
 **Guilt comes from guilty neighbours.** A big community holds a campaign and the strangers
 modularity merged into it (a shared SDK fingerprint, a public system prompt); a stranger's links
 inside it run to other strangers, not to the campaign. So the specific link strength that the
-lift multiplies counts each link in proportion to how suspicious the member at its other end is
-after a first lift, fully from the watch line (``SUSPICIOUS_AT``) up (:func:`guilty_strength`):
-a fleet member whose fleet-mates are watched or flagged keeps its whole link strength, a
-customer tied only to other customers of the community keeps little.
+lift multiplies counts each link in proportion to how suspicious the member at its other end is,
+fully from the watch line (``SUSPICIOUS_AT``) up (:func:`guilty_strength`), in two rounds: first
+as suspicious as its own score says, then as its score after a lift through those links and
+the collective part says. A fleet member whose fleet-mates are watched or flagged keeps its
+whole link strength, a customer tied only to other customers of the community keeps little.
+Judging the neighbours by a first lift through the raw links instead let customers who share
+a popular system prompt (one stamped by 50-64 unrelated customers in the tuning worlds) lift
+each other to the watch line inside a campaign's community, and then a red-team vendor, whose
+attack prompts give it some doubt of its own, over the flag line through them (hard tuning
+world 7).
 
 **Template links count as much as the account carries the template.** A template stamped by
 a fleet of fifty makes a link to each of them, so an account that shares it is tied to the
@@ -89,6 +108,7 @@ __all__ = [
     "COLLECTIVE_WEIGHT",
     "CONTENT_DETECTORS",
     "COORD_WEIGHT",
+    "FLEET_SHARE",
     "LIFT_WEIGHT",
     "SIZE_WEIGHT",
     "SUSPICIOUS_AT",
@@ -144,6 +164,11 @@ SUSPICIOUS_AT = 0.25
 # template from two prompts and a twentieth of its sample, which is a tenth of the usual
 # twenty-prompt sample.
 TEMPLATE_CARRY = (0.1, 0.5)
+# The collective part of a member's lift counts from this share of its link weight running to
+# participating members of its cluster (network.collective.fleet_share), fully from the second:
+# hard tuning world 7, customers flagged through the collective part at 0.21-0.37, the fleet's
+# members it lifts at a median 0.54-0.66.
+FLEET_SHARE = (0.3, 0.6)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -217,13 +242,18 @@ def lift(
     clusters: Mapping[int, ClusterScore],
     strength_all: np.ndarray | None = None,
     participation: np.ndarray | None = None,
+    fleet: np.ndarray | None = None,
+    distinct: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final per-account scores after the cluster lift (never lower than ``own``).
 
     In logit space: ``logit(final) = logit(own) + LIFT_WEIGHT * cluster_score * link`` for
     members of clusters scoring at least 0.5, ``link`` the specific link ``strength``; in a
     cluster with collective evidence, at least ``strength_all * participation`` (the member's
-    links of any kind times its part in the collective behaviour, both in [0, 1]). Additive, so
+    links of any kind times its part in the collective behaviour, both in [0, 1]), times
+    ``ramp(fleet, *FLEET_SHARE)`` where ``fleet`` (the share of its link weight that runs to
+    participating cluster-mates) is given, or ``distinct`` (its own part in two or more of the
+    collective behaviours, in [0, 1]) where that is larger. Additive, so
     the lift is proportional: a member with some doubt of its own (0.3) linked tightly into a
     campaign is flagged, while an innocent-looking account (0.03) that merely shares a VPN exit
     with one stays below the line.
@@ -234,6 +264,11 @@ def lift(
     if strength_all is not None and part is not None:
         col = np.array([clusters[c].collective if c >= 0 else 0.0 for c in label.tolist()])
         joint = np.clip(strength_all, 0.0, 1.0) * part
+        if fleet is not None:
+            gate = ramp(np.nan_to_num(fleet), *FLEET_SHARE)
+            if distinct is not None:
+                gate = np.fmax(gate, np.clip(np.nan_to_num(distinct), 0.0, 1.0))
+            joint = joint * gate
         boost = np.maximum(boost, COLLECTIVE_LIFT_WEIGHT * col * joint)
     boost = np.where(cs >= 0.5, cs, 0.0) * boost
     p = np.clip(own, 1e-6, 1 - 1e-6)
@@ -341,12 +376,15 @@ def lift_from_guilty(
     strength_all: np.ndarray | None = None,
     participation: np.ndarray | None = None,
     template: TemplateTies | None = None,
+    fleet: np.ndarray | None = None,
+    distinct: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`lift` with each member's specific ``strength`` counted only towards suspicious
-    members: a first lift says who is suspicious (a member at ``SUSPICIOUS_AT`` or above counts
-    fully, one below in proportion), then the members are lifted again with
+    members (a member at ``SUSPICIOUS_AT`` or above counts fully, one below in proportion), with
     :func:`guilty_strength` over ``edges`` (src, dst, specific weight) in place of
-    ``strength``. The collective part (``strength_all * participation``) is unchanged: it
+    ``strength``, in two rounds: the neighbours judged by their own scores, then by their
+    scores after a lift with the first round's strengths. The collective part
+    (``strength_all * participation``, gated by ``fleet`` or ``distinct``) is unchanged: it
     already asks the member to take part in what the cluster does.
 
     ``template`` (:class:`TemplateTies`) weighs each member's template links, in both parts
@@ -360,10 +398,15 @@ def lift_from_guilty(
         if strength_all is not None:
             strength_all = _less_template(strength_all, src, dst, label, template.weight, *tw)
         edges = (src, dst, template.specific)
-    first = lift(own, label, strength, clusters, strength_all, participation)
-    suspicion = np.clip(first / SUSPICIOUS_AT, 0.0, 1.0)
-    guilty = np.minimum(
-        strength,
-        guilty_strength(*edges, label, suspicion, template=None if template is None else tw),
-    )
-    return lift(own, label, guilty, clusters, strength_all, participation)
+    ties = None if template is None else tw
+    guilty = strength
+    for suspect in (own, None):
+        # the first round: a neighbour is as suspicious as its own score says; the second: as
+        # its score after the first round says
+        if suspect is None:
+            suspect = lift(
+                own, label, guilty, clusters, strength_all, participation, fleet, distinct
+            )
+        suspicion = np.clip(suspect / SUSPICIOUS_AT, 0.0, 1.0)
+        guilty = np.minimum(strength, guilty_strength(*edges, label, suspicion, template=ties))
+    return lift(own, label, guilty, clusters, strength_all, participation, fleet, distinct)

@@ -35,6 +35,7 @@ from distillguard.detect.behaviour.timing import (
 )
 from distillguard.detect.combine import (
     WEIGHTS,
+    ClusterScore,
     TemplateTies,
     account_logits,
     cluster_scores,
@@ -46,15 +47,19 @@ from distillguard.detect.network.collective import (
     Collective,
     aligned_participation,
     collective_evidence,
+    fleet_share,
+    harvest,
     participation,
 )
 from distillguard.detect.network.communities import (
+    Communities,
     carve_cores,
     find_communities,
     split_communities,
 )
 from distillguard.detect.network.links import (
     KIND_WEIGHTS,
+    LinkGraph,
     TemplateKeys,
     build_links,
     template_link_keys,
@@ -415,7 +420,7 @@ def _network(
     events: str,
     accounts: str,
     top_templates: TemplateKeys,
-) -> tuple[Any, Any]:
+) -> tuple[LinkGraph, Communities]:
     keys = _fetch(con, LINK_KEYS_SQL.format(events=events, accounts=accounts))
     rows = frame.index_of(keys.column("account_id").to_pylist())
     kinds = np.asarray(keys.column("kind").to_pylist(), dtype=object)
@@ -465,6 +470,81 @@ _KIND_OF = {
     "template_concentration": "distillation",
     "release_chasing": "distillation",
 }
+
+
+def network_stage(
+    frame: AccountFrame, own: np.ndarray, graph: LinkGraph, comm: Communities
+) -> tuple[Communities, dict[int, Collective], dict[int, ClusterScore], np.ndarray]:
+    """From the link graph and its communities to the final scores: split big innocent-looking
+    communities, carve low-and-slow cores out of communities of strangers, score each cluster
+    (its members, cohesion, size and collective behaviour) and lift the members. Pure; returns
+    the final communities, their collective evidence and scores, and the lifted scores."""
+    orgs = frame.txt("org_id")
+    chase, coverage = participation(frame)
+    collective = collective_evidence(comm.members, orgs, chase, coverage)
+    clusters = cluster_scores(
+        own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
+    )
+    # A big community that does not look suspicious as a whole may hide a small ring that
+    # modularity merged into it (a shared exit address is enough); split it on its own
+    # subgraph so the ring is judged by its own members, not by the strangers around it.
+    big = [c for c, cs in clusters.items() if cs.size >= SPLIT_MIN_SIZE and cs.score < 0.5]
+    if big:
+        comm = split_communities(graph, comm, big)
+        collective = collective_evidence(comm.members, orgs, chase, coverage)
+        clusters = cluster_scores(
+            own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
+        )
+    # A low-and-slow fleet hides in big communities of strangers (shared commercial proxies):
+    # carve out linked groups whose members each do two of the three things a harvesting job
+    # does (chase the release, sweep the task space, harvest reasoning), and gather the
+    # accounts that send mostly through the fleet's own addresses and take part in the
+    # release chase or the sweep. Before any release, sweeping and harvesting together are what
+    # shows: on the hard tuning world 7 a core of 12 of the fleet forms at the audit 10 hours
+    # into the day, where chasing and sweeping first flagged members 14 hours in, most from 18.
+    shown = [c for c, v in collective.items() if v.score >= 0.5]
+    cov = np.nan_to_num(coverage)
+    joint = np.median(np.stack([chase, cov, harvest(frame)]), axis=0)
+    comm = carve_cores(
+        graph,
+        comm,
+        joint,
+        shown,
+        either=np.fmax(chase, cov),
+    )
+    collective = collective_evidence(comm.members, orgs, chase, coverage)
+    clusters = cluster_scores(
+        own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
+    )
+    # Each link lifts in proportion to how suspicious the member at its other end is: a
+    # customer that modularity merged into a campaign's community is linked to other customers.
+    # The collective part lifts a member whose links run mostly to cluster-mates that take part,
+    # or that itself does two of the three things a harvesting job does.
+    # A member's template links count in proportion to how much of its own traffic carries
+    # the template: one template makes a link to every account that stamps it.
+    tpl = graph.by_kind.get("template")
+    part = aligned_participation(comm.label, collective, chase, coverage, comm.strength)
+    tied = comm.graph if comm.graph is not None else graph
+    final = lift_from_guilty(
+        own,
+        comm.label,
+        comm.strength,
+        clusters,
+        (graph.src, graph.dst, graph.specific),
+        strength_all=comm.strength_all,
+        participation=part,
+        fleet=fleet_share(tied.src, tied.dst, tied.weight, comm.label, part),
+        distinct=joint,
+        template=None
+        if tpl is None
+        else TemplateTies(
+            KIND_WEIGHTS["template"][0] * tpl,
+            graph.specific_untemplated,
+            graph.weight_untemplated,
+            graph.template_share,
+        ),
+    )
+    return comm, collective, clusters, final
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,59 +620,7 @@ def audit_frame(
     own = sigmoid(logit)
     graph, comm = _network(con, frame, events, accounts, top_templates)
     orgs = frame.txt("org_id")
-    chase, coverage = participation(frame)
-    collective = collective_evidence(comm.members, orgs, chase, coverage)
-    clusters = cluster_scores(
-        own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
-    )
-    # A big community that does not look suspicious as a whole may hide a small ring that
-    # modularity merged into it (a shared exit address is enough); split it on its own
-    # subgraph so the ring is judged by its own members, not by the strangers around it.
-    big = [c for c, cs in clusters.items() if cs.size >= SPLIT_MIN_SIZE and cs.score < 0.5]
-    if big:
-        comm = split_communities(graph, comm, big)
-        collective = collective_evidence(comm.members, orgs, chase, coverage)
-        clusters = cluster_scores(
-            own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
-        )
-    # A low-and-slow fleet hides in big communities of strangers (shared commercial proxies):
-    # carve out linked groups whose members each do both things a harvesting job does, and
-    # gather the accounts that send mostly through the fleet's own addresses and take part in
-    # at least one of them.
-    shown = [c for c, v in collective.items() if v.score >= 0.5]
-    comm = carve_cores(
-        graph,
-        comm,
-        np.minimum(chase, np.nan_to_num(coverage)),
-        shown,
-        either=np.fmax(chase, np.nan_to_num(coverage)),
-    )
-    collective = collective_evidence(comm.members, orgs, chase, coverage)
-    clusters = cluster_scores(
-        own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
-    )
-    # Each link lifts in proportion to how suspicious the member at its other end is: a
-    # customer that modularity merged into a campaign's community is linked to other customers.
-    # A member's template links count in proportion to how much of its own traffic carries
-    # the template: one template makes a link to every account that stamps it.
-    tpl = graph.by_kind.get("template")
-    final = lift_from_guilty(
-        own,
-        comm.label,
-        comm.strength,
-        clusters,
-        (graph.src, graph.dst, graph.specific),
-        strength_all=comm.strength_all,
-        participation=aligned_participation(comm.label, collective, chase, coverage, comm.strength),
-        template=None
-        if tpl is None
-        else TemplateTies(
-            KIND_WEIGHTS["template"][0] * tpl,
-            graph.specific_untemplated,
-            graph.weight_untemplated,
-            graph.template_share,
-        ),
-    )
+    comm, collective, clusters, final = network_stage(frame, own, graph, comm)
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None
         for a, o in zip(frame.ids, orgs, strict=True)

@@ -2,7 +2,12 @@ import numpy as np
 
 from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.combine import cluster_scores, lift
-from distillguard.detect.network.collective import collective_evidence, participation
+from distillguard.detect.network.collective import (
+    collective_evidence,
+    fleet_share,
+    harvest,
+    participation,
+)
 
 
 def _frame(share: list[float], hours: list[float], entropy: list[float]) -> AccountFrame:
@@ -51,3 +56,35 @@ def test_collective_evidence_lifts_participating_members_only() -> None:
     final = lift(own, label, np.zeros(12), scored, strength_all=np.ones(12), participation=part)
     assert final[0] > 0.5  # linked and chasing the release with the others
     assert abs(final[11] - own[11]) < 1e-9  # linked, but took no part in what it did
+
+
+def test_fleet_share_is_the_link_weight_running_to_participating_cluster_mates() -> None:
+    # rows 0-3: a fleet cluster (0), all taking part; row 4: a customer in the same cluster
+    # behind an exit it shares with row 0, and with strangers 5-8 (no cluster) who do nothing
+    src = np.array([0, 0, 1, 2, 0, 4, 4, 4, 4])
+    dst = np.array([1, 2, 3, 3, 4, 5, 6, 7, 8])
+    weight = np.array([0.4, 0.4, 0.4, 0.4, 0.25, 0.25, 0.25, 0.25, 0.25])
+    label = np.array([0, 0, 0, 0, 0, -1, -1, -1, -1])
+    part = np.array([1.0, 1.0, 1.0, 0.5, 0.8, 0.0, 0.0, 0.0, 0.0])
+    share = fleet_share(src, dst, weight, label, part)
+    assert np.isclose(share[1], (0.4 * 1.0 + 0.4 * 0.5) / 0.8)
+    assert np.isclose(share[4], 0.25 / 1.25)  # one of five equal links, to a participant
+    assert share[0] > 0.8 and share[5] == 0.0
+    assert fleet_share(src[:0], dst[:0], weight[:0], label, part).tolist() == [0.0] * 9
+
+
+def test_harvest_counts_reasoning_and_rubric_prompts_once_enough_are_read() -> None:
+    n = 5
+    f = AccountFrame(
+        ids=np.array([f"a{i}" for i in range(n)], dtype=object),
+        num={
+            # a customer's odd step-by-step question; a job's share; rubrics and reasoning
+            # together; the same share from two prompts; no text at all
+            "c_share_cot": np.array([0.05, 0.3, 0.1, 0.3, np.nan]),
+            "c_share_rubric": np.array([0.0, 0.0, 0.15, 0.0, np.nan]),
+            "c_n_texts": np.array([20.0, 20.0, 20.0, 2.0, np.nan]),
+        },
+    )
+    h = harvest(f)
+    assert h[0] == 0.0 and h[1] == 1.0 and 0.5 < h[2] < 1.0
+    assert h[3] == 0.0 and h[4] == 0.0

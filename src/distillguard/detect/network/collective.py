@@ -10,6 +10,15 @@ hide is the job itself, which shows only across the members:
 - **coverage together**: each member sweeps the task space (code, maths, reasoning, tool use,
   writing, …) evenly, the shape of a distillation set rather than of one product's traffic.
 
+A third behaviour, **harvesting reasoning** (:func:`harvest`: a share of the prompts asking for
+step-by-step reasoning or rubric grading), shows before any release: together with the sweep it
+lets the network stage carve a fleet out of a community of strangers hours before the release
+chase (``communities.carve_cores``), and a member doing two of the three keeps the collective
+part of its lift however few of its links run to the fleet (``combine.lift``'s ``distinct``).
+
+The share of a member's link weight that runs to cluster-mates taking part
+(:func:`fleet_share`) tells a fleet member from a customer behind the same commercial VPN.
+
 Members that share an ``org_id`` count as one independent account: colleagues move to a new
 model together because their company switched, not because one operator drives them. The
 evidence needs several independent members (``n_independent``), so two friends who both like
@@ -35,7 +44,14 @@ import numpy as np
 
 from distillguard.detect.behaviour.frame import AccountFrame, ramp
 
-__all__ = ["Collective", "aligned_participation", "collective_evidence", "participation"]
+__all__ = [
+    "Collective",
+    "aligned_participation",
+    "collective_evidence",
+    "fleet_share",
+    "harvest",
+    "participation",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,20 @@ def participation(frame: AccountFrame) -> tuple[np.ndarray, np.ndarray]:
     coverage = ramp(ent, 0.6, 0.85) * ramp(np.nan_to_num(frame.col("c_n_texts")), 8.0, 20.0)
     coverage = np.where(np.isfinite(ent), coverage, np.nan)
     return chase, coverage
+
+
+def harvest(frame: AccountFrame) -> np.ndarray:
+    """Per account, in [0, 1], how much its prompts harvest reasoning: the share that elicit
+    step-by-step reasoning or grade against a rubric (``c_share_cot + c_share_rubric``), from a
+    tenth, fully from three tenths, with at least a few prompts read (0 without text). Looser
+    than the per-account elicitation detector, which must stand alone: a harvesting job keeps
+    its reasoning requests to a share of each account's traffic, while most customers send
+    none (in the tuning worlds under 3% of developers, VPN users and office NATs reach a
+    tenth; researchers, who build such datasets, mostly do)."""
+    share = np.nan_to_num(frame.col("c_share_cot")) + np.nan_to_num(frame.col("c_share_rubric"))
+    return np.asarray(
+        ramp(share, 0.1, 0.3) * ramp(np.nan_to_num(frame.col("c_n_texts")), 4.0, 10.0)
+    )
 
 
 def _independent_mean(values: np.ndarray, orgs: np.ndarray) -> tuple[float, int]:
@@ -153,3 +183,33 @@ def aligned_participation(
     if specific is not None:
         out = np.where(np.nan_to_num(specific) > 0.5, either, out)
     return np.asarray(out)
+
+
+def fleet_share(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    label: np.ndarray,
+    part: np.ndarray,
+) -> np.ndarray:
+    """Per account, the share of its link weight that runs to members of its own cluster that
+    take part in what the cluster does: ``sum_j w_ij * part_j`` over the edges inside its
+    cluster divided by ``sum_j w_ij`` over all its edges (``part`` per account, e.g.
+    :func:`aligned_participation`; 0 for an account without links).
+
+    A fleet account sends through its operator's egress, so most of its links run to
+    fleet-mates, and they do the job. A customer behind a commercial VPN or proxy that a fleet
+    also uses shares one exit after another with strangers who mostly do neither: its links
+    are many, and only the few to the fleet lead to participants. Summed, both can be strong
+    ties into the fleet's cluster; the share tells them apart."""
+    n = label.shape[0]
+    p = np.clip(np.nan_to_num(part), 0.0, 1.0)
+    w = np.clip(weight, 0.0, 1.0)
+    inside = (label[src] == label[dst]) & (label[src] >= 0)
+    total = np.zeros(n)
+    np.add.at(total, src, w)
+    np.add.at(total, dst, w)
+    toward = np.zeros(n)
+    np.add.at(toward, src, np.where(inside, w * p[dst], 0.0))
+    np.add.at(toward, dst, np.where(inside, w * p[src], 0.0))
+    return np.asarray(np.where(total > 0, toward / np.maximum(total, 1e-12), 0.0))

@@ -25,13 +25,15 @@ class Communities:
     account's summed *specific* link weight (payment, device, sign-up, template, synchrony; not
     shared addresses) to other members of its community, saturated to [0, 1]; ``strength_all``
     the same over all links (addresses included); ``cohesion[c]`` the mean weight of the edges
-    inside community c."""
+    inside community c; ``graph`` the links these were summed over (``carve_cores`` adds the
+    ties of operator addresses to the audit's graph; None where built by hand)."""
 
     label: np.ndarray
     strength: np.ndarray
     cohesion: dict[int, float]
     members: dict[int, np.ndarray]
     strength_all: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    graph: LinkGraph | None = None
 
 
 def find_communities(graph: LinkGraph, seed: int = 42) -> Communities:
@@ -87,8 +89,9 @@ def carve_cores(
     """``comm`` with the accounts that send through a fleet's own rare addresses gathered with
     their fleet: joined to the community in ``keep`` they are tied to, or carved out as a *core*.
 
-    ``joint[i]`` is an account's part in *both* collective behaviours (e.g. ``min(chase,
-    coverage)``), ``either[i]`` its part in at least one (``max``; default ``joint``); an
+    ``joint[i]`` is an account's part in the collective behaviours taken together (e.g.
+    ``min(chase, coverage)``, or the middle of three: at least two of them), ``either[i]`` its
+    part in at least one (``max``; default ``joint``); an
     account *participates* where ``joint`` reaches ``min_joint``. ``keep`` are the communities
     whose collective behaviour already shows as a whole: their members stay where they are.
 
@@ -100,9 +103,9 @@ def carve_cores(
     that sends only a trickle through its own egress leaves no link strong enough to survive
     the document-frequency weighting (one address shared by thirty accounts looks like a VPN
     exit). But a VPN exit's thirty users are strangers who mostly do neither, while the
-    operator's address is used by its fleet, most of which does both (moving to a new release
-    within a day *and* sweeping the task space: a few percent of customers in the tuning
-    worlds, researchers most).
+    operator's address is used by its fleet, most of which does two of them (moving to a new
+    release within a day, sweeping the task space, harvesting reasoning: a few percent of
+    customers in the tuning worlds, researchers most).
 
     **Anchored accounts.** Those that take part in at least one behaviour (``either``) and use
     operator addresses for at least ``min_own_share`` of the rare addresses they use. A fleet
@@ -265,4 +268,4 @@ def _summarise(graph: LinkGraph, touched: np.ndarray, memb: np.ndarray) -> Commu
         members[c] = np.flatnonzero(label == c)
         w = graph.weight[inside & (label[graph.src] == c)]
         cohesion[c] = float(w.mean()) if w.size else 0.0
-    return Communities(label, strength, cohesion, members, strength_all)
+    return Communities(label, strength, cohesion, members, strength_all, graph)
