@@ -51,14 +51,14 @@ weak address links add up to a strong tie into any fleet that uses the same VPN,
 adopter or a developer who sweeps tasks is then as much "part" of it as a fleet member. On the
 hard tuning world 7 three customers (two developers, a privacy-VPN user) were flagged mid-day
 that way, with 21-37% of their link weight running to participants; the fleet members that
-the collective part lifts have a median 54-66% (a quarter of them under 42%). A member that
-itself does two of the three things a harvesting job does (chase the release, sweep the task
-space, harvest reasoning) keeps the collective part whatever its links (``distinct``): few
-customers do (in the tuning worlds 0-2% of developers, VPN users, office NATs and agent
-builders; researchers, whose own links rarely run into a fleet, most), and a fleet behind
-commercial proxies shared with strangers has members whose links run mostly to strangers too
-(hard tuning world 7: four of its members at 4-34% kept their final flag this way). Linked
-groups of accounts that each do two of the three are carved out of big communities of strangers
+the collective part lifts have a median 54-66% (a quarter of them under 42%). The price: a
+fleet behind commercial proxies shared with strangers has members whose links run mostly to
+strangers too (hard tuning world 7: four members at 4-34% lose the whole-log audit's flag,
+though earlier audits flagged them). Exempting members that themselves do two of the three
+things a harvesting job does was tried and dropped: researchers do too, and on hard tuning
+world 5 a researcher, a red-team vendor and a new sign-up were lifted that way. Linked groups
+of accounts that each do two of the three things a harvesting job does (chase the release,
+sweep the task space, harvest reasoning) are carved out of big communities of strangers
 (``network.communities.carve_cores``) and judged as clusters of their own; an account that
 sends mostly through a fleet's own rare addresses and takes part in what it does joins the fleet.
 
@@ -243,7 +243,6 @@ def lift(
     strength_all: np.ndarray | None = None,
     participation: np.ndarray | None = None,
     fleet: np.ndarray | None = None,
-    distinct: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final per-account scores after the cluster lift (never lower than ``own``).
 
@@ -252,8 +251,7 @@ def lift(
     cluster with collective evidence, at least ``strength_all * participation`` (the member's
     links of any kind times its part in the collective behaviour, both in [0, 1]), times
     ``ramp(fleet, *FLEET_SHARE)`` where ``fleet`` (the share of its link weight that runs to
-    participating cluster-mates) is given, or ``distinct`` (its own part in two or more of the
-    collective behaviours, in [0, 1]) where that is larger. Additive, so
+    participating cluster-mates) is given. Additive, so
     the lift is proportional: a member with some doubt of its own (0.3) linked tightly into a
     campaign is flagged, while an innocent-looking account (0.03) that merely shares a VPN exit
     with one stays below the line.
@@ -265,10 +263,7 @@ def lift(
         col = np.array([clusters[c].collective if c >= 0 else 0.0 for c in label.tolist()])
         joint = np.clip(strength_all, 0.0, 1.0) * part
         if fleet is not None:
-            gate = ramp(np.nan_to_num(fleet), *FLEET_SHARE)
-            if distinct is not None:
-                gate = np.fmax(gate, np.clip(np.nan_to_num(distinct), 0.0, 1.0))
-            joint = joint * gate
+            joint = joint * ramp(np.nan_to_num(fleet), *FLEET_SHARE)
         boost = np.maximum(boost, COLLECTIVE_LIFT_WEIGHT * col * joint)
     boost = np.where(cs >= 0.5, cs, 0.0) * boost
     p = np.clip(own, 1e-6, 1 - 1e-6)
@@ -377,14 +372,13 @@ def lift_from_guilty(
     participation: np.ndarray | None = None,
     template: TemplateTies | None = None,
     fleet: np.ndarray | None = None,
-    distinct: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`lift` with each member's specific ``strength`` counted only towards suspicious
     members (a member at ``SUSPICIOUS_AT`` or above counts fully, one below in proportion), with
     :func:`guilty_strength` over ``edges`` (src, dst, specific weight) in place of
     ``strength``, in two rounds: the neighbours judged by their own scores, then by their
     scores after a lift with the first round's strengths. The collective part
-    (``strength_all * participation``, gated by ``fleet`` or ``distinct``) is unchanged: it
+    (``strength_all * participation``, gated by ``fleet``) is unchanged: it
     already asks the member to take part in what the cluster does.
 
     ``template`` (:class:`TemplateTies`) weighs each member's template links, in both parts
@@ -404,9 +398,7 @@ def lift_from_guilty(
         # the first round: a neighbour is as suspicious as its own score says; the second: as
         # its score after the first round says
         if suspect is None:
-            suspect = lift(
-                own, label, guilty, clusters, strength_all, participation, fleet, distinct
-            )
+            suspect = lift(own, label, guilty, clusters, strength_all, participation, fleet)
         suspicion = np.clip(suspect / SUSPICIOUS_AT, 0.0, 1.0)
         guilty = np.minimum(strength, guilty_strength(*edges, label, suspicion, template=ties))
-    return lift(own, label, guilty, clusters, strength_all, participation, fleet, distinct)
+    return lift(own, label, guilty, clusters, strength_all, participation, fleet)

@@ -518,8 +518,7 @@ def network_stage(
     )
     # Each link lifts in proportion to how suspicious the member at its other end is: a
     # customer that modularity merged into a campaign's community is linked to other customers.
-    # The collective part lifts a member whose links run mostly to cluster-mates that take part,
-    # or that itself does two of the three things a harvesting job does.
+    # The collective part lifts a member whose links run mostly to cluster-mates that take part.
     # A member's template links count in proportion to how much of its own traffic carries
     # the template: one template makes a link to every account that stamps it.
     tpl = graph.by_kind.get("template")
@@ -534,7 +533,6 @@ def network_stage(
         strength_all=comm.strength_all,
         participation=part,
         fleet=fleet_share(tied.src, tied.dst, tied.weight, comm.label, part),
-        distinct=joint,
         template=None
         if tpl is None
         else TemplateTies(

@@ -4,6 +4,8 @@ measured against what its cluster does."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from distillguard.detect.network.collective import Collective, aligned_participation
@@ -191,3 +193,14 @@ def test_participants_left_after_joining_form_a_core_and_anchored_sweepers_follo
     core = out.label[0]
     assert core >= 0
     assert set(np.flatnonzero(out.label == core).tolist()) == {0, 1, 2, 3, 4, 5}
+
+
+def test_participants_tied_only_by_a_template_form_no_core() -> None:
+    graph, comm = _world()
+    fleet_edge = np.isin(graph.src, FLEET) & np.isin(graph.dst, FLEET)
+    # the fleet's edges are all template (nothing left without it), the others addresses
+    untemplated = np.where(fleet_edge, 0.0, graph.weight)
+    tied = replace(graph, weight_untemplated=untemplated)
+    assert (carve_cores(tied, comm, _joint()).label[FLEET] == 0).all()
+    kept = replace(graph, weight_untemplated=np.where(fleet_edge, 0.3, graph.weight))
+    assert len(set(carve_cores(kept, comm, _joint()).label[FLEET].tolist()) - {0}) == 1

@@ -13,8 +13,7 @@ hide is the job itself, which shows only across the members:
 A third behaviour, **harvesting reasoning** (:func:`harvest`: a share of the prompts asking for
 step-by-step reasoning or rubric grading), shows before any release: together with the sweep it
 lets the network stage carve a fleet out of a community of strangers hours before the release
-chase (``communities.carve_cores``), and a member doing two of the three keeps the collective
-part of its lift however few of its links run to the fleet (``combine.lift``'s ``distinct``).
+chase (``communities.carve_cores``).
 
 The share of a member's link weight that runs to cluster-mates taking part
 (:func:`fleet_share`) tells a fleet member from a customer behind the same commercial VPN.

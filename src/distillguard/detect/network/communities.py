@@ -117,11 +117,15 @@ def carve_cores(
     addresses with their members joins the kept community it shares them with most (repeated,
     so one tied only to accounts that just joined follows them): a fleet whose collective
     behaviour already shows gathers the members modularity left among strangers; (2) the
-    participants left, linked to each other directly (any link) or by operator addresses (the
-    anchored ones), become a core where at least ``min_size`` are linked; (3) anchored accounts
-    still outside join a core they share operator addresses with, as in (1). Operator
-    addresses tie their anchored users with weight ``0.8 * share`` (the address link's alpha
-    times how exclusively participants use it), which the strengths of the result include.
+    participants left, linked to each other directly (any link strong enough without its
+    template part, ``graph.weight_untemplated``) or by operator addresses (the anchored ones),
+    become a core where at least ``min_size`` are linked; (3) anchored accounts still outside
+    join a core they share operator addresses with, as in (1). Operator addresses tie their
+    anchored users with weight ``0.8 * share`` (the address link's alpha times how exclusively
+    participants use it), which the strengths of the result include. A template alone does not
+    gather a core: a researcher who sweeps tasks and asks for reasoning, as a fleet does, and
+    stamps a wrapper worded like an operator's was carved into that operator's core and lifted
+    by the template (hard tuning world 5); the lift already weighs template links on their own.
     """
     part = np.nan_to_num(joint) >= min_joint
     takes_part = part | (np.nan_to_num(either) >= min_joint) if either is not None else part
@@ -144,6 +148,9 @@ def carve_cores(
     # (2) cores among the participants left
     rest = part & (home < 0)
     sel = rest[graph.src] & rest[graph.dst]
+    if graph.weight_untemplated.shape[0] == sel.shape[0]:
+        # build_links' min_weight: an edge kept only by its template part ties nobody here
+        sel &= graph.weight_untemplated >= 0.2
     edges = [np.stack([graph.src[sel], graph.dst[sel]], axis=1)]
     for t in tied:
         t = t[rest[t]]
