@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -172,12 +172,36 @@ class PredictionExtractionConfig(CampaignConfig):
 
 class BenignConfig(_Model):
     """The benign population. ``kind_weights`` overrides the default share of each benign kind
-    (see :mod:`distillguard.simulate.population` for the kinds and what each does)."""
+    (see :mod:`distillguard.simulate.population` for the kinds and what each does).
+
+    ``new_model_early_adopters`` is the share of customers (of the kinds without a release
+    habit of their own) that try a newly released model within half a day, moving 20-90% of
+    their traffic over hours. ``launch_crowd`` is the part of them, as a share of all such
+    customers, that flips the model string at launch: within 0.5-3 h of the release 70-100% of
+    its traffic is on the new model, as fast and as completely as a harvesting campaign moves.
+    Without a crowd essentially none of the ~920 benign accounts of a tuning world moved 70% of
+    its traffic within 6 h, against 29-34% of campaign accounts, so moving fast looked like
+    proof of theft; on real launch days developers flip the model string within the hour (the
+    independent generator ``benchmarks/foreign.py`` moves half of its human-driven accounts).
+    The default 0.12 is a conservative middle of 0.1-0.15: enough that a detector cannot treat
+    moving fast as proof, without claiming that half of every population does it.
+    """
 
     kind_weights: dict[str, float] | None = None
     disposable_email_share: float = Field(default=0.05, ge=0, le=1)
     vpn_share: float = Field(default=0.3, ge=0, le=1, description="accounts sometimes on a VPN")
     new_model_early_adopters: float = Field(default=0.3, ge=0, le=1)
+    launch_crowd: float = Field(
+        default=0.12, ge=0, le=1, description="of the early adopters' kinds: move all at launch"
+    )
+
+    @model_validator(mode="after")
+    def _crowd_within_adopters(self) -> BenignConfig:
+        if self.launch_crowd > self.new_model_early_adopters:
+            raise ValueError(
+                "launch_crowd is part of new_model_early_adopters: it cannot exceed it"
+            )
+        return self
 
 
 class ReleaseConfig(_Model):

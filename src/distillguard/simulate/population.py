@@ -84,7 +84,12 @@ def _base(
     **kw: object,
 ) -> Actor:
     rng = b.rng
-    early = rng.random() < b.config.benign.new_model_early_adopters
+    # One draw decides both, so the launch crowd is a subset of the early adopters and a world
+    # differs from one without a crowd only in the crowd's models (every later draw is the same).
+    adopter = rng.random()
+    early = adopter < b.config.benign.new_model_early_adopters
+    # Kinds with a release habit of their own (eval harnesses, researchers, ...) keep it.
+    crowd = adopter < b.config.benign.launch_crowd and "adopt_max" not in kw
     actor = Actor(
         kind=kind,
         label="benign",
@@ -98,14 +103,29 @@ def _base(
         user_agents=b.infra.user_agents(2),
         os_index=int(rng.choice(3, p=[0.5, 0.3, 0.2])),
         weekend_factor=float(rng.uniform(0.3, 0.9)),
+        # The launch crowd flips the flagship's model string and uses the small model little,
+        # whose traffic stays where it is: 70-100% of its traffic is on the release 0.5-3 h
+        # after it (lag 0.3-2 h, then 95% of the move within three time constants).
         models=(
             float(rng.uniform(0.2, 0.8)),
-            float(rng.uniform(0.1, 0.8)),
+            float(rng.uniform(0, 0.08)) if crowd else float(rng.uniform(0.1, 0.8)),
             float(rng.uniform(0, 0.2)),
         ),
-        adopt_max=float(rng.uniform(0.2, 0.9)) if early else float(rng.uniform(0, 0.1)),
-        adopt_lag_h=float(rng.uniform(0.5, 12)) if early else float(rng.uniform(24, 120)),
-        adopt_tau_h=float(rng.uniform(1, 12)),
+        adopt_max=(
+            float(rng.uniform(0.85, 1.0))
+            if crowd
+            else float(rng.uniform(0.2, 0.9))
+            if early
+            else float(rng.uniform(0, 0.1))
+        ),
+        adopt_lag_h=(
+            float(rng.uniform(0.3, 2.0))
+            if crowd
+            else float(rng.uniform(0.5, 12))
+            if early
+            else float(rng.uniform(24, 120))
+        ),
+        adopt_tau_h=float(rng.uniform(0.1, 0.35)) if crowd else float(rng.uniform(1, 12)),
         params=b.param_habits(int(rng.integers(1, 4))),
         system_rate=float(rng.choice([0.0, 0.1, 0.5, 1.0])),
         system_prompt=int(rng.integers(len(SYSTEM_PROMPTS))),
