@@ -194,3 +194,25 @@ def test_collective_lift_needs_the_members_links_to_run_to_participants() -> Non
     assert np.isclose(final[1], own[1])
     assert own[2] < final[2] < final[0]
     assert np.allclose(lift(own, label, np.zeros(3), clusters, strength_all, part)[1], final[0])
+
+
+def test_customers_below_the_flag_line_do_not_make_each_other_guilty() -> None:
+    # a red-team account (row 0, 0.74) makes the cluster suspicious; rows 1-6 are CI pipelines
+    # at 0.13-0.20 tied to each other by a common fingerprint, cloud /24s and a public judge
+    # prompt, and to row 0 by one weak link
+    own = np.array([0.74, 0.13, 0.15, 0.2, 0.18, 0.14, 0.16])
+    pairs = [(i, j) for i in range(1, 7) for j in range(i + 1, 7)] + [(0, 1)]
+    src = np.array([a for a, _ in pairs])
+    dst = np.array([b for _, b in pairs])
+    w = np.array([0.3] * (len(pairs) - 1) + [0.05])
+    label = np.zeros(7, dtype=np.int64)
+    clusters = {0: ClusterScore(score=0.7, member_mean=0.3, cohesion=0.5, size=7)}
+    final = lift_from_guilty(own, label, _plain_strength(src, dst, w, 7), clusters, (src, dst, w))
+    assert (final[1:] < 0.5).all()
+    # the same ties to members at the flag line lift the one that looks innocent markedly
+    guilty = own.copy()
+    guilty[2:] = 0.6
+    lifted = lift_from_guilty(
+        guilty, label, _plain_strength(src, dst, w, 7), clusters, (src, dst, w)
+    )
+    assert lifted[1] > final[1] + 0.15

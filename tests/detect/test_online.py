@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from distillguard.detect.engine import EMPTY_ACCOUNTS, AuditOptions, audit_frame
+from distillguard.detect.engine import CONTENT_SIGNALS, EMPTY_ACCOUNTS, AuditOptions, audit_frame
 from distillguard.detect.online import (
     ABUSE_IDENTITY_AT,
     ABUSE_IDENTITY_FULL,
@@ -279,3 +279,18 @@ def test_sibling_keys_and_marks() -> None:
     small.mark("a", ("k1", "k2"))
     small.mark("b", ("k3",))  # full: starts again from empty
     assert len(small) == 1 and small.prior("c", ("k3",)) == SIBLING_PRIOR
+
+
+def test_attack_heads_count_a_prompt_only_when_sure_the_other_signals_from_half() -> None:
+    # as the audit's per-account shares do (engine.COUNT_AT): a middling jailbreak score is a
+    # code paste or a role-play set-up as often as an attack
+    st = initial_state()
+    for k, content in enumerate(
+        [{"jailbreak": 0.9, "cot_elicitation": 0.6}, {"jailbreak": 0.97}, {"extraction": 0.5}]
+    ):
+        st = fold(st, Observation(ts=1000.0 + k, endpoint="chat.completions", model="atlas-2",
+                                  prompt_tokens=60, completion_tokens=300, content=content,
+                                  template_id=None, client_ip="192.0.2.1", asn=64500))  # fmt: skip
+    hits = dict(zip(CONTENT_SIGNALS, st.content_hits, strict=True))
+    assert hits["jailbreak"] == 1 and hits["extraction"] == 0 and hits["cot_elicitation"] == 1
+    assert st.n_content == 3

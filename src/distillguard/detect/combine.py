@@ -11,7 +11,16 @@ evidence on the simulator's *tuning* seeds (1-3, benign accounts weighted 3x; co
 the accounts whose prompts were scored, metadata weights on a metadata-only audit of the same
 worlds), then the mean of prior and fit rounded to one decimal, with the fit's two favourites
 (release chasing and capability coverage, which it pushed to 8) capped at 4 before averaging,
-since other people's traffic will not look like our simulator's. Where the fit had no data
+since other people's traffic will not look like our simulator's. Release chasing was then set
+by hand once the simulator had a launch crowd (``BenignConfig.launch_crowd``: 12% of everyday
+customers move 70-100% of their traffic within 3 h of a release, as 72-77% of campaign accounts
+do): moving fast is then about 7.6 times likelier for a campaign account than for a customer in
+the tuning worlds (ln 2.0), about 1.5 times on the launch day of ``benchmarks/foreign.py``
+(ln 0.4), no longer the near-proof the fit saw. 0.8 (content) and 0.2 (metadata) are the
+highest of the values tried (3.3/3.4, 2, 1.5, 1.2, 1, 0.8, 0.5, 0.2, 0) at which no customer of
+tuning seeds 1-4 is flagged through it; without content it costs up to 5 proxy-network
+accounts of 240 a seed (seed 3: recall 0.985 -> 0.972), which look like a customer roaming a
+VPN who flipped the model string. Where the fit had no data
 (PRADA among accounts with prompt text) or gave nothing to a behaviour the simulator's campaigns
 rarely show (reasoning parameters: asking for maximal reasoning at scale is what distillation
 wants) the prior stands. Last refit after the synchrony and collective-evidence changes of the
@@ -66,7 +75,8 @@ sends mostly through a fleet's own rare addresses and takes part in what it does
 modularity merged into it (a shared SDK fingerprint, a public system prompt); a stranger's links
 inside it run to other strangers, not to the campaign. So the specific link strength that the
 lift multiplies counts each link in proportion to how suspicious the member at its other end is,
-fully from the watch line (``SUSPICIOUS_AT``) up (:func:`guilty_strength`), in two rounds: first
+from nothing at the watch line (``SUSPICIOUS_AT``) to fully at the flag line (``GUILTY_AT``)
+(:func:`guilty_strength`), in two rounds: first
 as suspicious as its own score says, then as its score after a lift through those links and
 the collective part says. A fleet member whose fleet-mates are watched or flagged keeps its
 whole link strength, a customer tied only to other customers of the community keeps little.
@@ -109,6 +119,7 @@ __all__ = [
     "CONTENT_DETECTORS",
     "COORD_WEIGHT",
     "FLEET_SHARE",
+    "GUILTY_AT",
     "LIFT_WEIGHT",
     "SIZE_WEIGHT",
     "SUSPICIOUS_AT",
@@ -134,7 +145,7 @@ WEIGHTS: Mapping[str, float] = {
     "capability_coverage": 2.8,
     "template_concentration": 0.3,
     "timing_regularity": 1.3,
-    "release_chasing": 3.3,
+    "release_chasing": 0.8,
     "infra_diversity": 2.4,
     "identity_risk": 2.1,
     "prediction_extraction": 4.6,
@@ -145,7 +156,7 @@ WEIGHTS_METADATA: Mapping[str, float] = {
     "reasoning_params": 1.4,
     "capability_coverage": 2.0,
     "timing_regularity": 1.6,
-    "release_chasing": 3.4,
+    "release_chasing": 0.2,
     "infra_diversity": 2.5,
     "identity_risk": 2.2,
     "prediction_extraction": 4.2,
@@ -156,9 +167,13 @@ SIZE_WEIGHT = 0.25
 LIFT_WEIGHT = 3.0
 COLLECTIVE_WEIGHT = 3.0
 COLLECTIVE_LIFT_WEIGHT = 6.0
-# A linked member at this score or above (the watch line of verdicts.response_for) counts fully
-# towards the lift of the members it is linked to; one below it, in proportion.
+# A linked member counts towards the lift of the members it is linked to from this score (the
+# watch line of verdicts.response_for), fully from GUILTY_AT (the flag line). Counting fully
+# from the watch line let customers at 0.13-0.20 (hourly CI eval pipelines tied by a common
+# client fingerprint, reused cloud /24s and one public judge prompt, benchmarks/foreign.py) lift
+# each other to 0.56-0.68 once one red-team account at 0.74 made their cluster suspicious.
 SUSPICIOUS_AT = 0.25
+GUILTY_AT = 0.5
 # A member's template links count from this share of its own prompts carrying the template,
 # fully from the second (template_weight): shared_templates counts an account as stamping a
 # template from two prompts and a twentieth of its sample, which is a tenth of the usual
@@ -374,7 +389,7 @@ def lift_from_guilty(
     fleet: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`lift` with each member's specific ``strength`` counted only towards suspicious
-    members (a member at ``SUSPICIOUS_AT`` or above counts fully, one below in proportion), with
+    members (a member counts from ``SUSPICIOUS_AT``, fully from ``GUILTY_AT``), with
     :func:`guilty_strength` over ``edges`` (src, dst, specific weight) in place of
     ``strength``, in two rounds: the neighbours judged by their own scores, then by their
     scores after a lift with the first round's strengths. The collective part
@@ -399,6 +414,6 @@ def lift_from_guilty(
         # its score after the first round says
         if suspect is None:
             suspect = lift(own, label, guilty, clusters, strength_all, participation, fleet)
-        suspicion = np.clip(suspect / SUSPICIOUS_AT, 0.0, 1.0)
+        suspicion = ramp(suspect, SUSPICIOUS_AT, GUILTY_AT)
         guilty = np.minimum(strength, guilty_strength(*edges, label, suspicion, template=ties))
     return lift(own, label, guilty, clusters, strength_all, participation, fleet)

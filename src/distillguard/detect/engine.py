@@ -25,7 +25,7 @@ import pyarrow as pa
 import structlog
 
 from distillguard.detect import DETECTORS
-from distillguard.detect.behaviour.frame import AccountFrame
+from distillguard.detect.behaviour.frame import AccountFrame, ramp
 from distillguard.detect.behaviour.tasks import category_entropy, tag_many
 from distillguard.detect.behaviour.timing import (
     gap_cv,
@@ -274,7 +274,7 @@ def _content_features(
         for j, name in enumerate(CONTENT_SIGNALS):
             v = sig_rows[s:e, j]
             cols[_SIGNAL_COLUMN[name]].append(
-                float(((v >= 0.5) * w).sum() / total) if np.isfinite(v).all() else np.nan
+                float(((v >= COUNT_AT[name]) * w).sum() / total) if np.isfinite(v).all() else np.nan
             )
         cat = (tag_rows[s:e] * w[:, None]).sum(axis=0)
         share = cat[:-1] / max(total, 1.0)
@@ -307,6 +307,15 @@ def _content_features(
 
 
 _ATTACK_SIGNALS = ("jailbreak", "injection", "extraction")
+# The score from which a prompt counts towards an account's share of each signal. The attack
+# heads count only prompts they are sure of: at 0.5 they fire on 18-40% of unseen Chatbot Arena
+# prompts (code pastes, role-play set-ups, pasted documents; benchmarks/foreign.py, where that
+# share put heavy coding users over the flag line), at 0.95 on 0-5% of them and on 92% of the
+# dev attacks. The online scorer counts the same way (online.fold), so its shares equal these.
+ATTACK_COUNT_AT = 0.95
+COUNT_AT: Mapping[str, float] = {
+    name: ATTACK_COUNT_AT if name in _ATTACK_SIGNALS else 0.5 for name in CONTENT_SIGNALS
+}
 
 
 def _predict_features(con: Any, frame: AccountFrame, events: str, opts: AuditOptions) -> None:
@@ -504,7 +513,8 @@ def network_stage(
     # into the day, where chasing and sweeping first flagged members 14 hours in, most from 18.
     shown = [c for c, v in collective.items() if v.score >= 0.5]
     cov = np.nan_to_num(coverage)
-    joint = np.median(np.stack([chase, cov, harvest(frame)]), axis=0)
+    harvesting = harvest(frame)
+    joint = np.median(np.stack([chase, cov, harvesting]), axis=0)
     comm = carve_cores(
         graph,
         comm,
@@ -522,7 +532,28 @@ def network_stage(
     # A member's template links count in proportion to how much of its own traffic carries
     # the template: one template makes a link to every account that stamps it.
     tpl = graph.by_kind.get("template")
-    part = aligned_participation(comm.label, collective, chase, coverage, comm.strength)
+    # What a chasing member moves to the new model for: to harvest it, or to attack it.
+    attacking = ramp(
+        np.nan_to_num(
+            np.fmax(
+                np.fmax(frame.col("c_share_jailbreak"), frame.col("c_share_injection")),
+                frame.col("c_share_extraction"),
+            )
+        ),
+        0.05,
+        0.4,
+    )
+    part = aligned_participation(
+        comm.label,
+        collective,
+        chase,
+        coverage,
+        comm.strength,
+        # NaN where the content model read none of its prompts (a metadata-only audit)
+        harvesting=np.where(
+            np.isfinite(frame.col("c_share_cot")), np.fmax(harvesting, attacking), np.nan
+        ),
+    )
     tied = comm.graph if comm.graph is not None else graph
     final = lift_from_guilty(
         own,

@@ -66,7 +66,7 @@ import orjson
 from distillguard.detect import DETECTORS
 from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.combine import account_logits, sigmoid
-from distillguard.detect.engine import CONTENT_SIGNALS
+from distillguard.detect.engine import CONTENT_SIGNALS, COUNT_AT
 from distillguard.detect.findings import Evidence
 
 __all__ = [
@@ -331,7 +331,7 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
     if obs.content is not None:
         n_content += 1
         hits = tuple(
-            h + int(float(obs.content.get(name, 0.0)) >= 0.5)
+            h + int(float(obs.content.get(name, 0.0)) >= COUNT_AT[name])
             for h, name in zip(hits, CONTENT_SIGNALS, strict=True)
         )
         sure = any(float(obs.content.get(name, 0.0)) >= ABUSE_STRONG_AT for name in _ABUSE_SIGNALS)

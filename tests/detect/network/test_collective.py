@@ -3,6 +3,7 @@ import numpy as np
 from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.combine import cluster_scores, lift
 from distillguard.detect.network.collective import (
+    aligned_participation,
     collective_evidence,
     fleet_share,
     harvest,
@@ -88,3 +89,26 @@ def test_harvest_counts_reasoning_and_rubric_prompts_once_enough_are_read() -> N
     h = harvest(f)
     assert h[0] == 0.0 and h[1] == 1.0 and 0.5 < h[2] < 1.0
     assert h[3] == 0.0 and h[4] == 0.0
+
+
+def test_an_address_only_member_takes_part_in_a_chase_only_with_the_harvest_it_is_for() -> None:
+    # cluster 0 moved to the release together; rows: a launch-crowd customer behind the fleet's
+    # exits (chases, prompts read, neither sweeps nor harvests), a fleet member that chases and
+    # harvests, the same customer without prompt text, and the customer tied by a shared card
+    label = np.zeros(4, dtype=np.int64)
+    chase = np.ones(4)
+    coverage = np.array([0.1, 0.2, np.nan, 0.1])
+    harvesting = np.array([0.0, 0.9, np.nan, 0.0])
+    specific = np.array([0.0, 0.0, 0.0, 1.0])
+    col = {
+        0: collective_evidence({0: np.arange(4)}, np.full(4, None, dtype=object), chase, coverage)[
+            0
+        ]
+    }
+    part = aligned_participation(label, col, chase, coverage, specific, harvesting=harvesting)
+    assert np.isclose(part[0], 0.1)  # only as far as it sweeps
+    assert np.isclose(part[1], 0.9)
+    assert part[2] == 1.0  # nothing but the chase can be read
+    assert part[3] == 1.0  # a card ties it: either behaviour counts
+    without = aligned_participation(label, col, chase, coverage, specific)
+    assert without.tolist() == [1.0] * 4

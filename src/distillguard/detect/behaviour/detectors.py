@@ -164,8 +164,9 @@ class Elicitation:
 
 class ContentAbuse:
     """Jailbreaks, prompt injection, and system-prompt or training-data extraction attempts
-    (C's content model per prompt, aggregated per account). Red-team vendors send these too:
-    identity and network evidence separate them. Needs prompt text."""
+    (C's content model per prompt, aggregated per account; a prompt counts when the model is
+    sure of it, ``engine.ATTACK_COUNT_AT``). Red-team vendors send these too: identity and
+    network evidence separate them. Needs prompt text."""
 
     name: ClassVar[str] = "content_abuse"
     needs: ClassVar[frozenset[str]] = frozenset(
@@ -184,7 +185,7 @@ class ContentAbuse:
         def why(i: int) -> tuple[str, ...]:
             return (
                 f"{_pct(_nz(jb)[i])} jailbreak, {_pct(_nz(inj)[i])} injection, "
-                f"{_pct(_nz(ext)[i])} extraction prompts",
+                f"{_pct(_nz(ext)[i])} extraction prompts (content score 0.95 or more)",
             )
 
         return Evidence(self.name, scores, _reasons(scores, why))
@@ -276,7 +277,10 @@ class TimingRegularity:
 
 class ReleaseChasing:
     """Traffic that jumps to a newly released model within hours: harvesters want the newest
-    capability first, while products pin a model version and migrate over weeks.
+    capability first, while products pin a model version and migrate over weeks. A launch
+    crowd of developers who flip the model string does the same (a tenth of the simulator's
+    everyday customers, half of the human-driven accounts of ``benchmarks/foreign.py``), so it
+    only corroborates other evidence; its combination weight is set accordingly.
     Evades it: a campaign that waits, or keeps some traffic on the old model."""
 
     name: ClassVar[str] = "release_chasing"

@@ -156,6 +156,7 @@ def aligned_participation(
     chase: np.ndarray,
     coverage: np.ndarray,
     specific: np.ndarray | None = None,
+    harvesting: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per account, its part in what its cluster does together, in [0, 1].
 
@@ -168,10 +169,25 @@ def aligned_participation(
     VPN exit who sweeps tasks, as many do, takes little part in a cluster that above all moved
     to the new release together, while in a cluster that does both, a member that sweeps like
     the rest but kept to the old model (an operator moves only part of its fleet) takes full
-    part. Outside clusters with collective evidence: the larger of the two."""
+    part. Outside clusters with collective evidence: the larger of the two.
+
+    With ``harvesting`` (per account, in [0, 1]: :func:`harvest`, or what else the prompts
+    show a fleet moves for, such as attacks) an address-only member whose prompts were read
+    takes part in a chase only as far as it also sweeps or harvests: moving to a new
+    release is what a launch crowd of customers does too (``BenignConfig.launch_crowd``: a
+    tenth of everyday customers within three hours), and a customer of that crowd behind the
+    VPN exits a proxy fleet uses was lifted into the fleet for it alone (tuning seed 3 and
+    hard 7 with the crowd: three customers at own scores 0.02-0.20 lifted to 0.60-0.65). A
+    harvesting fleet moves to harvest the new model; its members' prompts show it. Where the
+    content model read none of a member's prompts (NaN ``harvesting``) the chase counts alone:
+    nothing else can be read."""
     cov = np.nan_to_num(coverage)
-    either = np.fmax(chase, cov)
-    out = either.copy()
+    tied = np.fmax(chase, cov)
+    if harvesting is not None:
+        read = np.isfinite(harvesting)
+        backed = np.fmax(cov, np.nan_to_num(harvesting))
+        chase = np.where(read, np.fmin(chase, backed), chase)
+    out = np.fmax(chase, cov)
     for c, v in collective.items():
         w_chase = float(ramp(v.chase_share, 0.35, 0.6))
         w_cov = float(ramp(v.coverage_share, 0.55, 0.8)) if np.isfinite(v.coverage_share) else 0.0
@@ -180,7 +196,7 @@ def aligned_participation(
         rows = label == c
         out[rows] = np.fmax(w_chase * chase[rows], w_cov * cov[rows]) / max(w_chase, w_cov)
     if specific is not None:
-        out = np.where(np.nan_to_num(specific) > 0.5, either, out)
+        out = np.where(np.nan_to_num(specific) > 0.5, tied, out)
     return np.asarray(out)
 
 
