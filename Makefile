@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulate
 	$(BIN)/python -m benchmarks.scan
 	$(BIN)/python -m benchmarks.detect
+	$(BIN)/python -m benchmarks.foreign
 	$(BIN)/python -m benchmarks.identity
 	$(BIN)/python -m benchmarks.gateway
 
