@@ -13,7 +13,7 @@ from distillguard.detect.engine import AuditOptions, audit_store, network_stage
 from distillguard.detect.network.communities import Communities
 from distillguard.detect.network.links import LinkGraph
 from distillguard.detect.verdicts import KnownGood, Response
-from tests.detect.worlds import START, FakeStore, World
+from tests.detect.worlds import START, FakeStore, World, exit_chain_pairs
 
 PROMPTS = [
     "What is the capital of France?",
@@ -150,16 +150,7 @@ def _stage_world(fleet_harvests: bool) -> tuple[np.ndarray, np.ndarray, np.ndarr
     third of its prompts (or not). Returns (own, final, fleet rows)."""
     n = 60
     fleet = np.arange(48, 58)
-    rng = np.random.default_rng(3)
-    edges: set[tuple[int, int]] = set()
-    for a in range(n):
-        for b in rng.choice(n, size=2, replace=False).tolist():
-            if a != b:
-                edges.add((min(a, b), max(a, b)))
-    for i, a in enumerate(fleet.tolist()):
-        for b in fleet[i + 1 :].tolist():
-            edges.add((a, b))
-    pairs = sorted(edges)
+    pairs = exit_chain_pairs(n, fleet.tolist())
     m = len(pairs)
     graph = LinkGraph(
         n_accounts=n,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 
 EVENTS_DDL = """
 CREATE TABLE events (
@@ -108,3 +109,19 @@ class FakeStore:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+
+
+def exit_chain_pairs(n: int, fleet: list[int], seed: int = 3) -> list[tuple[int, int]]:
+    """Account pairs of a community of ``n`` strangers chained by shared exits (each linked to
+    two others at random), with the ``fleet`` rows also linked to each other: how modularity
+    merges a fleet behind commercial proxies into one community. Sorted, each pair (low, high)."""
+    rng = np.random.default_rng(seed)
+    edges: set[tuple[int, int]] = set()
+    for a in range(n):
+        for b in rng.choice(n, size=2, replace=False).tolist():
+            if a != b:
+                edges.add((min(a, b), max(a, b)))
+    for i, a in enumerate(fleet):
+        for b in fleet[i + 1 :]:
+            edges.add((a, b))
+    return sorted(edges)

@@ -25,7 +25,8 @@ import pyarrow as pa
 import structlog
 
 from distillguard.detect import DETECTORS
-from distillguard.detect.behaviour.frame import AccountFrame, ramp
+from distillguard.detect.behaviour.detectors import ContentAbuse
+from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.behaviour.tasks import category_entropy, tag_many
 from distillguard.detect.behaviour.timing import (
     gap_cv,
@@ -532,17 +533,9 @@ def network_stage(
     # A member's template links count in proportion to how much of its own traffic carries
     # the template: one template makes a link to every account that stamps it.
     tpl = graph.by_kind.get("template")
-    # What a chasing member moves to the new model for: to harvest it, or to attack it.
-    attacking = ramp(
-        np.nan_to_num(
-            np.fmax(
-                np.fmax(frame.col("c_share_jailbreak"), frame.col("c_share_injection")),
-                frame.col("c_share_extraction"),
-            )
-        ),
-        0.05,
-        0.4,
-    )
+    # What a chasing member moves to the new model for: to harvest it, or to attack it (the
+    # content-abuse detector's own evidence).
+    attacking = np.nan_to_num(ContentAbuse().evaluate(frame).scores)
     part = aligned_participation(
         comm.label,
         collective,

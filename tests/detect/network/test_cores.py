@@ -11,6 +11,7 @@ import numpy as np
 from distillguard.detect.network.collective import Collective, aligned_participation
 from distillguard.detect.network.communities import Communities, carve_cores
 from distillguard.detect.network.links import LinkGraph
+from tests.detect.worlds import exit_chain_pairs
 
 N = 60
 FLEET = np.arange(50, 56)
@@ -19,16 +20,7 @@ FLEET = np.arange(50, 56)
 def _world() -> tuple[LinkGraph, Communities]:
     """60 accounts chained by shared exits into one community; six of them (the fleet) also
     linked to each other, and three loose participants among the strangers."""
-    rng = np.random.default_rng(3)
-    edges: set[tuple[int, int]] = set()
-    for a in range(N):
-        for b in rng.choice(N, size=2, replace=False).tolist():
-            if a != b:
-                edges.add((min(a, b), max(a, b)))
-    for i, a in enumerate(FLEET.tolist()):
-        for b in FLEET[i + 1 :].tolist():
-            edges.add((a, b))
-    pairs = sorted(edges)
+    pairs = exit_chain_pairs(N, FLEET.tolist())
     graph = LinkGraph(
         n_accounts=N,
         src=np.array([p[0] for p in pairs]),
