@@ -1112,6 +1112,16 @@ def audit_world(seed: int, world_dir: Path, show: bool) -> dict[str, Any]:
         "flagged": sum(v.flagged for v in sw),
         "ever": sum(v.first_flagged_at is not None for v in sw),
     }
+    # Surfaced for review: a member of a cluster the audit scores at least 0.5 (reported in
+    # clusters.jsonl with its evidence) whether or not the member itself is flagged.
+    concern = {c.cluster_id for c in res.clusters if c.score >= 0.5}
+    in_concern: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in world.labels:
+        found = by_id.get(r["account_id"])
+        key = r["campaign_id"] if r["label"] == "malicious" else r["kind"]
+        in_concern[key][0] += 1
+        in_concern[key][1] += int(found is not None and found.cluster_id in concern)
+    ev["in_cluster_of_concern"] = {k: n for k, (_, n) in sorted(in_concern.items())}
     ev["accused"] = accused
     ev["seed"] = seed
     ev["n_events_generated"] = len(world.events)
@@ -1142,33 +1152,39 @@ def markdown(runs: list[dict[str, Any]], cmd: str) -> str:
         "population moves to it within the hour.",
         "",
         "| benign population | accounts | flagged by the final audit | flagged at any time "
-        "(replay) |",
-        "|---|---|---|---|",
+        "(replay) | in a cluster of concern |",
+        "|---|---|---|---|---|",
     ]
-    agg: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    agg: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
     for r in runs:
         for kind, d in r["fpr_by_kind"].items():
             agg[kind][0] += d["n"]
             agg[kind][1] += round(d["fpr"] * d["n"])
+            agg[kind][3] += r.get("in_cluster_of_concern", {}).get(kind, 0)
         for kind, d in r["deployment_fpr_by_kind"].items():
             agg[kind][2] += round(d["fpr"] * d["n"])
-    for kind, (n, f, e) in sorted(agg.items()):
-        lines.append(f"| {kind} | {int(n)} | {int(f)} | {int(e)} |")
+    for kind, (n, f, e, c) in sorted(agg.items()):
+        lines.append(f"| {kind} | {int(n)} | {int(f)} | {int(e)} | {int(c)} |")
     sw = [r["launch_switchers"] for r in runs]
     lines.append(
         f"| (any kind) moved to the launch within the hour | {sum(s['n'] for s in sw)} | "
-        f"{sum(s['flagged'] for s in sw)} | {sum(s['ever'] for s in sw)} |"
+        f"{sum(s['flagged'] for s in sw)} | {sum(s['ever'] for s in sw)} | |"
     )
-    tot = [sum(a[i] for a in agg.values()) for i in range(3)]
+    tot = [sum(a[i] for a in agg.values()) for i in range(4)]
     lines.append(
         f"| **all benign** | {int(tot[0])} | {int(tot[1])} ({tot[1] / max(tot[0], 1):.2%}) | "
-        f"{int(tot[2])} ({tot[2] / max(tot[0], 1):.2%}) |"
+        f"{int(tot[2])} ({tot[2] / max(tot[0], 1):.2%}) | "
+        f"{int(tot[3])} ({tot[3] / max(tot[0], 1):.2%}) |"
     )
     lines += [
         "",
-        "| seed | campaign | recall (final audit) | served before first flag | first flagged "
-        "by (sign-up / online / audit / cluster link / never) |",
-        "|---|---|---|---|---|",
+        "A cluster of concern scores at least 0.5 as a whole; clusters.jsonl lists it with its "
+        "evidence for review (response `watch` where no member is flagged), whether or not its "
+        "members are flagged.",
+        "",
+        "| seed | campaign | recall (final audit) | in a cluster of concern | served before first "
+        "flag | first flagged by (sign-up / online / audit / cluster link / never) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in runs:
         for camp, rec in r["campaign_recall"].items():
@@ -1178,7 +1194,9 @@ def markdown(runs: list[dict[str, Any]], cmd: str) -> str:
                 str(p.get(k, 0)) for k in ("signup", "online", "audit", "cluster_link", "never")
             )
             s = f"{served:.1%}" if served is not None else "-"
-            lines.append(f"| {r['seed']} | {camp} | {rec:.3f} | {s} | {by} |")
+            n_camp = sum(p.values()) or 1
+            conc = r.get("in_cluster_of_concern", {}).get(camp, 0) / n_camp
+            lines.append(f"| {r['seed']} | {camp} | {rec:.3f} | {conc:.3f} | {s} | {by} |")
     lines += ["", "Precision (final audit) per seed: " + ", ".join(
         f"{r['seed']}: {r['precision']:.3f}" for r in runs
     )]  # fmt: skip

@@ -83,3 +83,23 @@ def test_benign_everyday_text_stays_out_of_the_training_split(
     ]
     assert users
     assert not [u for u in users if u in train]
+
+
+def test_markdown_counts_accounts_surfaced_in_clusters_of_concern() -> None:
+    run = {
+        "seed": 7,
+        "n_events_generated": 100,
+        "n_accounts": 30,
+        "fpr_by_kind": {"everyday": {"n": 20, "fpr": 0.05}},
+        "deployment_fpr_by_kind": {"everyday": {"n": 20, "fpr": 0.1}},
+        "in_cluster_of_concern": {"everyday": 2, "fp_distill-1": 6},
+        "launch_switchers": {"n": 10, "flagged": 0, "ever": 1},
+        "campaign_recall": {"fp_distill-1": 0.1},
+        "served_before_flag": {"fp_distill-1": 0.95},
+        "first_flag_paths": {"fp_distill-1": {"audit": 1, "never": 9}},
+        "precision": 1.0,
+    }
+    md = foreign.markdown([run], "python -m benchmarks.foreign --seeds 7")
+    assert "| everyday | 20 | 1 | 2 | 2 |" in md
+    assert "| **all benign** | 20 | 1 (5.00%) | 2 (10.00%) | 2 (10.00%) |" in md
+    assert "| 7 | fp_distill-1 | 0.100 | 0.600 | 95.0% | 0 / 0 / 1 / 0 / 9 |" in md

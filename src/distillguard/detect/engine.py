@@ -47,7 +47,9 @@ from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
     aligned_participation,
+    backed_chase,
     collective_evidence,
+    could_move,
     fleet_share,
     harvest,
     participation,
@@ -491,7 +493,21 @@ def network_stage(
     the final communities, their collective evidence and scores, and the lifted scores."""
     orgs = frame.txt("org_id")
     chase, coverage = participation(frame)
-    collective = collective_evidence(comm.members, orgs, chase, coverage)
+    harvesting = harvest(frame)
+    # What a chasing member moves to the new model for: to sweep or harvest it, or to attack
+    # it (the content-abuse detector's own evidence). NaN where the content model read none
+    # of its prompts (a metadata-only audit): the chase then counts alone.
+    attacking = np.nan_to_num(ContentAbuse().evaluate(frame).scores)
+    purpose = np.where(
+        np.isfinite(frame.col("c_share_cot")), np.fmax(harvesting, attacking), np.nan
+    )
+    # A cluster's chase is collective evidence only as far as its chasers' prompts show what
+    # they moved for: a class on one campus network told to try the new model in a session
+    # moves together too (benchmarks.foreign, held-out seed 12: 29 students, cluster score
+    # 0.81, members lifted from 0.03-0.05 to 0.67-0.81), and only members that were active
+    # before the release can be seen to move (the class had not been).
+    backed = np.where(could_move(frame), backed_chase(chase, coverage, purpose), np.nan)
+    collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
     )
@@ -501,7 +517,7 @@ def network_stage(
     big = [c for c, cs in clusters.items() if cs.size >= SPLIT_MIN_SIZE and cs.score < 0.5]
     if big:
         comm = split_communities(graph, comm, big)
-        collective = collective_evidence(comm.members, orgs, chase, coverage)
+        collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
         clusters = cluster_scores(
             own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
         )
@@ -514,7 +530,6 @@ def network_stage(
     # into the day, where chasing and sweeping first flagged members 14 hours in, most from 18.
     shown = [c for c, v in collective.items() if v.score >= 0.5]
     cov = np.nan_to_num(coverage)
-    harvesting = harvest(frame)
     joint = np.median(np.stack([chase, cov, harvesting]), axis=0)
     comm = carve_cores(
         graph,
@@ -522,8 +537,9 @@ def network_stage(
         joint,
         shown,
         either=np.fmax(chase, cov),
+        any_of=np.fmax(np.fmax(chase, cov), harvesting),
     )
-    collective = collective_evidence(comm.members, orgs, chase, coverage)
+    collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
     )
@@ -533,19 +549,8 @@ def network_stage(
     # A member's template links count in proportion to how much of its own traffic carries
     # the template: one template makes a link to every account that stamps it.
     tpl = graph.by_kind.get("template")
-    # What a chasing member moves to the new model for: to harvest it, or to attack it (the
-    # content-abuse detector's own evidence).
-    attacking = np.nan_to_num(ContentAbuse().evaluate(frame).scores)
     part = aligned_participation(
-        comm.label,
-        collective,
-        chase,
-        coverage,
-        comm.strength,
-        # NaN where the content model read none of its prompts (a metadata-only audit)
-        harvesting=np.where(
-            np.isfinite(frame.col("c_share_cot")), np.fmax(harvesting, attacking), np.nan
-        ),
+        comm.label, collective, chase, coverage, comm.strength, harvesting=purpose
     )
     tied = comm.graph if comm.graph is not None else graph
     final = lift_from_guilty(

@@ -4,7 +4,9 @@ from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.combine import cluster_scores, lift
 from distillguard.detect.network.collective import (
     aligned_participation,
+    backed_chase,
     collective_evidence,
+    could_move,
     fleet_share,
     harvest,
     participation,
@@ -112,3 +114,44 @@ def test_an_address_only_member_takes_part_in_a_chase_only_with_the_harvest_it_i
     assert part[3] == 1.0  # a card ties it: either behaviour counts
     without = aligned_participation(label, col, chase, coverage, specific)
     assert without.tolist() == [1.0] * 4
+
+
+def test_only_an_account_active_before_the_release_can_move_to_it() -> None:
+    # twelve members moved fast to the new model; eight of them sent nothing before the
+    # release (a class told to try the new model in its lab)
+    f = _frame([0.9] * 12, [2.0] * 12, [0.5] * 12)
+    f.num["n_events"] = np.array([50.0] * 4 + [30.0] * 8)
+    movable = could_move(f)
+    assert movable.tolist() == [True] * 4 + [False] * 8
+    chase, coverage = participation(f)
+    assert chase.tolist() == [1.0] * 12  # what each does is unchanged
+    members = {0: np.arange(12)}
+    orgs = np.full(12, None, dtype=object)
+    seen = np.where(movable, chase, np.nan)
+    fleet = collective_evidence(members, orgs, seen, coverage)[0]
+    assert fleet.score == 1.0 and fleet.n_independent == 12  # four that moved, all of them
+    f.num["n_events"] = np.array([50.0] * 3 + [30.0] * 9)
+    seen = np.where(could_move(f), chase, np.nan)
+    cls = collective_evidence(members, orgs, seen, coverage)[0]
+    assert cls.score == 0.0 and cls.chase_share == 0.0  # too few could move to tell
+
+
+def test_a_chase_is_backed_only_by_the_sweep_or_harvest_its_prompts_show() -> None:
+    chase = np.ones(4)
+    coverage = np.array([0.2, 0.9, 0.0, np.nan])
+    purpose = np.array([0.1, 0.0, 0.7, np.nan])  # NaN: no prompt read
+    assert np.allclose(backed_chase(chase, coverage, purpose), [0.2, 0.9, 0.7, 1.0])
+
+
+def test_a_cluster_doing_two_of_the_three_behaviours_is_collective_evidence() -> None:
+    # 12 members: a quarter chase, half sweep, 8 do two of chase, sweep and harvest
+    chase = np.array([1.0] * 3 + [0.0] * 9)
+    coverage = np.array([0.1] * 3 + [0.9] * 5 + [0.9] + [0.1] * 3)
+    harvesting = np.array([0.9] * 3 + [0.9] * 5 + [0.0] + [0.9] * 2 + [0.0])
+    members = {0: np.arange(12)}
+    orgs = np.full(12, None, dtype=object)
+    alone = collective_evidence(members, orgs, chase, coverage)[0]
+    assert alone.score < 0.5
+    both = collective_evidence(members, orgs, chase, coverage, harvesting)[0]
+    assert both.score > alone.score and both.score >= 0.5
+    assert any("two of" in r for r in both.reasons)

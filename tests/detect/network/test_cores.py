@@ -196,3 +196,36 @@ def test_participants_tied_only_by_a_template_form_no_core() -> None:
     assert (carve_cores(tied, comm, _joint()).label[FLEET] == 0).all()
     kept = replace(graph, weight_untemplated=np.where(fleet_edge, 0.3, graph.weight))
     assert len(set(carve_cores(kept, comm, _joint()).label[FLEET].tolist()) - {0}) == 1
+
+
+def test_a_client_fingerprint_whose_users_do_the_job_ties_them_into_a_core() -> None:
+    """Sixteen accounts share nothing but an operator's TLS stack, and all sweep or harvest,
+    most both; 40 users of a popular client include as many who do both, among strangers
+    who do neither. Only the operator's fingerprint gathers a core."""
+    n = 60
+    operator = np.arange(0, 16)
+    popular = np.arange(16, 56)
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.zeros(0, dtype=np.int64),
+        dst=np.zeros(0, dtype=np.int64),
+        weight=np.zeros(0),
+        specific=np.zeros(0),
+        key_groups=(operator, popular),
+    )
+    comm = Communities(np.full(n, -1, dtype=np.int64), np.zeros(n), {}, {}, np.zeros(n))
+    joint = np.zeros(n)
+    joint[operator[:11]] = 0.8  # two of the three behaviours
+    joint[popular[:12]] = 0.8
+    any_of = joint.copy()
+    any_of[operator[11:]] = 0.7  # the rest of the fleet sweeps only
+    out = carve_cores(graph, comm, joint, any_of=any_of)
+    core = out.label[0]
+    assert core >= 0
+    assert set(np.flatnonzero(out.label == core).tolist()) == set(operator[:11].tolist())
+    assert (out.label[popular] < 0).all()
+    assert (out.strength_all[operator[:11]] > 0.9).all()
+    # Fewer than key_min_size participants: a handful of friends on one niche client.
+    assert carve_cores(graph, comm, joint, any_of=any_of, key_min_size=12) is comm
+    # Seen taking part in nothing else, a third of the fleet looks like bystanders.
+    assert carve_cores(graph, comm, joint) is comm

@@ -180,6 +180,10 @@ def test_addresses_shared_by_three_or_more_are_kept_as_groups_however_weak() -> 
     g = build_links(np.array(rows), np.array(kinds), np.array(values), 60)
     groups = sorted(tuple(m.tolist()) for m in g.groups)
     assert groups == [tuple(range(30)), (50, 51, 52)]  # not the pair, not the device
+    # the client fingerprint shared by three is kept apart, for its users' behaviour to judge
+    assert [m.tolist() for m in g.key_groups] == [[50, 51, 52]]
+    few = build_links(np.array(rows), np.array(kinds), np.array(values), 60, max_df_key=2)
+    assert few.key_groups == ()
     strangers = (g.src < 30) & (g.dst < 30)
     assert not strangers.any()  # one exit shared by thirty links nobody
 

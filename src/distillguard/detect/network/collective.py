@@ -46,7 +46,9 @@ from distillguard.detect.behaviour.frame import AccountFrame, ramp
 __all__ = [
     "Collective",
     "aligned_participation",
+    "backed_chase",
     "collective_evidence",
+    "could_move",
     "fleet_share",
     "harvest",
     "participation",
@@ -85,6 +87,17 @@ def participation(frame: AccountFrame) -> tuple[np.ndarray, np.ndarray]:
     return chase, coverage
 
 
+def could_move(frame: AccountFrame) -> np.ndarray:
+    """Per account, whether it sent anything before the release, and so could move to it.
+    One first seen after the release starts on whatever model is new that day: a class told
+    to try the new model in its lab (``benchmarks.foreign``) is no evidence of a fleet
+    moving together, whatever a fleet member that starts late does alongside the rest. True
+    where the counts are missing (nothing to tell)."""
+    n_events = frame.col("n_events")
+    n_after = np.nan_to_num(frame.col("n_after_release"))
+    return np.asarray(~np.isfinite(n_events) | (n_events - n_after >= 1))
+
+
 def harvest(frame: AccountFrame) -> np.ndarray:
     """Per account, in [0, 1], how much its prompts harvest reasoning: the share that elicit
     step-by-step reasoning or grade against a rubric (``c_share_cot + c_share_rubric``), from a
@@ -117,37 +130,75 @@ def collective_evidence(
     orgs: np.ndarray,
     chase: np.ndarray,
     coverage: np.ndarray,
+    harvesting: np.ndarray | None = None,
 ) -> dict[int, Collective]:
     """Per cluster, how strongly its independent members behave like one harvesting job.
+    ``chase`` is NaN for a member that could not move (:func:`could_move`): the chase share
+    is over the members that could, from four of them.
 
-    ``score = max(ramp(chase_share, 0.35, 0.6), ramp(coverage_share, 0.55, 0.8)) *
-    ramp(n_independent, 4, 10)``: in the tuning worlds clusters of customers stay below a fifth
-    chasing and half sweeping (under 0.45 for both even when a few campaign accounts joined
-    them), operated groups reach 0.6 to 1 chasing and 0.85 to 0.97 sweeping.
+    ``score = max(ramp(chase_share, 0.35, 0.6), ramp(coverage_share, 0.55, 0.8),
+    ramp(joint_share, 0.4, 0.7)) * ramp(n_independent, 4, 10)``: in the tuning worlds clusters
+    of customers stay below a fifth chasing and half sweeping (under 0.45 for both even when a
+    few campaign accounts joined them), operated groups reach 0.6 to 1 chasing and 0.85 to 0.97
+    sweeping. ``joint_share`` (with ``harvesting``, per account :func:`harvest`) is the share
+    doing two of the three (chase, sweep, harvest reasoning): a tenth of customers at most in
+    any tuning-world fingerprint group, 61% of the core of a distillation operator whose
+    accounts each sweep or harvest but only a quarter moved to the new release
+    (``benchmarks.foreign``, diagnosis seed 1).
     """
     out: dict[int, Collective] = {}
     orgs = np.asarray(orgs, dtype=object)
+    joint = None
+    if harvesting is not None:
+        both = np.stack([np.nan_to_num(chase), np.nan_to_num(coverage), np.nan_to_num(harvesting)])
+        joint = (np.median(both, axis=0) >= 0.5).astype(np.float64)
     for c, rows in members.items():
         o = orgs[rows]
-        chase_share, n_ind = _independent_mean(chase[rows], o)
+        n_ind = _independent_mean(np.zeros(rows.shape[0]), o)[1]
+        ch = chase[rows]
+        movers = np.isfinite(ch)
+        chase_share = _independent_mean(ch[movers], o[movers])[0] if movers.sum() >= 4 else 0.0
         cov = coverage[rows]
         has_cov = np.isfinite(cov)
         cov_share = _independent_mean(cov[has_cov], o[has_cov])[0] if has_cov.sum() >= 4 else np.nan
+        joint_share = (
+            _independent_mean(joint[rows][has_cov], o[has_cov])[0]
+            if joint is not None and has_cov.sum() >= 4
+            else np.nan
+        )
         enough = float(ramp(float(n_ind), 4.0, 10.0))
         parts = [float(ramp(chase_share, 0.35, 0.6))]
         if np.isfinite(cov_share):
             parts.append(float(ramp(cov_share, 0.55, 0.8)))
+        if np.isfinite(joint_share):
+            parts.append(float(ramp(joint_share, 0.4, 0.7)))
         score = max(parts) * enough
         reasons: list[str] = []
         if score > 0:
             bits = [f"{100 * chase_share:.0f}% moved to the new model within a day"]
             if np.isfinite(cov_share):
                 bits.append(f"{100 * cov_share:.0f}% sweep the task categories evenly")
+            if np.isfinite(joint_share):
+                bits.append(f"{100 * joint_share:.0f}% do two of: move, sweep, harvest reasoning")
             reasons.append(
                 f"collective behaviour of {n_ind} independent members: " + "; ".join(bits)
             )
         out[c] = Collective(score, chase_share, float(cov_share), n_ind, tuple(reasons))
     return out
+
+
+def backed_chase(chase: np.ndarray, coverage: np.ndarray, purpose: np.ndarray) -> np.ndarray:
+    """Per account, its release chase as far as its prompts show what it moved for: at most the
+    larger of its sweep (``coverage``) and ``purpose`` (in [0, 1]: :func:`harvest`, or what
+    else a fleet moves for, such as attacks). Where ``purpose`` is NaN (the content model read
+    none of its prompts) the chase counts alone: nothing else can be read.
+
+    Moving to a new release within hours is what a launch crowd of customers does too, and a
+    class or a team told to try the new model moves together; a harvesting fleet moves to
+    harvest the new model, and its members' prompts show it."""
+    read = np.isfinite(purpose)
+    backing = np.fmax(np.nan_to_num(coverage), np.nan_to_num(purpose))
+    return np.asarray(np.where(read, np.fmin(chase, backing), chase))
 
 
 def aligned_participation(
@@ -184,9 +235,7 @@ def aligned_participation(
     cov = np.nan_to_num(coverage)
     tied = np.fmax(chase, cov)
     if harvesting is not None:
-        read = np.isfinite(harvesting)
-        backed = np.fmax(cov, np.nan_to_num(harvesting))
-        chase = np.where(read, np.fmin(chase, backed), chase)
+        chase = backed_chase(chase, coverage, harvesting)
     out = np.fmax(chase, cov)
     for c, v in collective.items():
         w_chase = float(ramp(v.chase_share, 0.35, 0.6))

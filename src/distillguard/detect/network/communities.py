@@ -85,6 +85,10 @@ def carve_cores(
     min_size: int = 4,
     min_group_share: float = 0.5,
     min_own_share: float = 0.5,
+    key_min_size: int = 10,
+    key_min_either: float = 0.75,
+    key_min_joint: float = 0.3,
+    any_of: np.ndarray | None = None,
 ) -> Communities:
     """``comm`` with the accounts that send through a fleet's own rare addresses gathered with
     their fleet: joined to the community in ``keep`` they are tied to, or carved out as a *core*.
@@ -106,6 +110,18 @@ def carve_cores(
     operator's address is used by its fleet, most of which does two of them (moving to a new
     release within a day, sweeping the task space, harvesting reasoning: a few percent of
     customers in the tuning worlds, researchers most).
+
+    **Operator clients.** A client fingerprint of ``graph.key_groups`` at least
+    ``key_min_either`` of whose users take part in at least one behaviour (``any_of``, default
+    ``either``: the largest of the three) and
+    ``key_min_joint``, and at least ``key_min_size``, in two. A fingerprint says more than an
+    address (an operator can rent fresh home addresses for each account, not change the TLS
+    stack its harvesting script runs on) but is shared by everybody on a popular client, so it
+    counts only as far as its users behave alike: in the tuning worlds, whose 30 fingerprints
+    are each shared by strangers and campaign accounts alike, no group with ten participants
+    reaches 0.62 taking part in one behaviour; the 80 accounts of a distillation operator that
+    share nothing else (``benchmarks.foreign``, diagnosis seed 1) reach 0.88, 45% in two.
+    Non-operator fingerprints do not count towards the rare values an account uses.
 
     **Anchored accounts.** Those that take part in at least one behaviour (``either``) and use
     operator addresses for at least ``min_own_share`` of the rare addresses they use. A fleet
@@ -129,6 +145,7 @@ def carve_cores(
     """
     part = np.nan_to_num(joint) >= min_joint
     takes_part = part | (np.nan_to_num(either) >= min_joint) if either is not None else part
+    any_part = takes_part if any_of is None else np.nan_to_num(any_of) >= min_joint
     kept = np.isin(comm.label, np.asarray(sorted(set(keep)), dtype=np.int64))
     n = graph.n_accounts
     n_rare = np.zeros(n)
@@ -139,6 +156,16 @@ def carve_cores(
         k = int(part[members].sum())
         if k >= min_size and k >= min_group_share * members.shape[0]:
             operator.append(members)
+            n_operator[members] += 1
+    for members in graph.key_groups:
+        k = int(part[members].sum())
+        if (
+            k >= key_min_size
+            and k >= key_min_joint * members.shape[0]
+            and any_part[members].mean() >= key_min_either
+        ):
+            operator.append(members)
+            n_rare[members] += 1
             n_operator[members] += 1
     anchored = takes_part & (n_operator > 0) & (n_operator >= min_own_share * n_rare)
     tied = [m[anchored[m]] for m in operator]
@@ -222,7 +249,10 @@ def _with_ties(
     keys, w, spec = keys[order], w[order], spec[order]
     first = np.concatenate([[True], keys[1:] != keys[:-1]])
     keys, w, spec = keys[first], w[first], spec[first]
-    return LinkGraph(n, keys // n, keys % n, w, spec, {}, graph.shared, graph.groups)
+    return LinkGraph(
+        n, keys // n, keys % n, w, spec, {}, graph.shared, graph.groups,
+        key_groups=graph.key_groups,
+    )  # fmt: skip
 
 
 def _leiden(graph: LinkGraph, touched: np.ndarray, seed: int) -> np.ndarray:

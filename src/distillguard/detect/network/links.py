@@ -96,7 +96,10 @@ class LinkGraph:
     ``shared`` per kind, the values each account shares with somebody (for evidence);
     ``groups`` the accounts behind each address or subnet shared by three to
     ``max_df_overlap`` accounts, however weak the links it makes (the rare infrastructure a
-    fleet shares: ``communities.carve_cores`` asks whether its users behave as one job).
+    fleet shares: ``communities.carve_cores`` asks whether its users behave as one job);
+    ``key_groups`` the same for each client fingerprint shared by three to ``max_df_key``
+    accounts (an operator's own TLS stack or SDK build, or a popular client: which, only what
+    its users do tells).
     """
 
     n_accounts: int
@@ -110,6 +113,7 @@ class LinkGraph:
     specific_untemplated: np.ndarray = field(default_factory=lambda: np.zeros(0))
     template_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     weight_untemplated: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    key_groups: tuple[np.ndarray, ...] = ()
 
 
 def _pairs_for_group(members: np.ndarray, max_pairs_df: int, chain: int) -> np.ndarray:
@@ -176,6 +180,7 @@ def build_links(
     *,
     max_df_infra: int = 50,
     max_df_overlap: int = 200,
+    max_df_key: int = 5000,
     max_pairs_df: int = 60,
     chain: int = 4,
     min_weight: float = 0.2,
@@ -195,6 +200,7 @@ def build_links(
     ip_jaccard: tuple[np.ndarray, np.ndarray] | None = None
     shared: dict[str, dict[int, tuple[str, ...]]] = {}
     groups: list[np.ndarray] = []
+    key_groups: list[np.ndarray] = []
     kinds = np.asarray(kinds, dtype=object)
     values = np.asarray(values, dtype=object)
     account_rows = np.asarray(account_rows, dtype=np.int64)
@@ -224,6 +230,8 @@ def build_links(
             too_common = kind in _INFRA and df > max_df_infra
             if overlap and 3 <= df <= max_df_overlap:
                 groups.append(members)
+            if kind == "device" and 3 <= df <= max_df_key:
+                key_groups.append(members)
             if df < 2 or (too_common and not (overlap and df <= max_df_overlap)):
                 continue
             pairs = _pairs_for_group(
@@ -266,6 +274,7 @@ def build_links(
             np.zeros(0),
             share,
             np.zeros(0),
+            tuple(key_groups),
         )
     keys_arr = np.unique(np.concatenate([k for k, _ in per_kind.values()]))
     src = keys_arr // n
@@ -322,6 +331,7 @@ def build_links(
         (1.0 - keep_untemplated)[keep],
         share,
         (1.0 - keep_all_untemplated)[keep],
+        tuple(key_groups),
     )
 
 
