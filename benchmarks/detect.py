@@ -32,8 +32,10 @@ from benchmarks._record import record
 from distillguard.detect.content import ContentModel
 from distillguard.detect.content.templates import template_id
 from distillguard.detect.engine import AuditOptions, audit_store
+from distillguard.detect.queries import PROMPT_TEXT_SQL
 from distillguard.detect.verdicts import AuditResult
 from distillguard.events.ingest import ingest
+from distillguard.settings import PolicySettings
 from distillguard.simulate import LowAndSlowConfig, ProxyNetworkConfig, scenario, simulate
 from distillguard.store import Store
 
@@ -70,8 +72,61 @@ def _load(store: Store, world: Path) -> None:
     )
 
 
-def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
-    """Per-account and per-campaign quality of one audit against the store's labels."""
+def _degraded_hashes(store: Store, content: ContentModel, policy: PolicySettings) -> set[int]:
+    """Hashes of the prompt texts the gateway's inline content check degrades: a signal of
+    ``content_degrade_signals`` at ``content_degrade_at`` or more (``respond.policy``;
+    reasoning and log-probabilities dropped, output capped), each distinct text scored once."""
+    rows = store.con.sql(
+        f"SELECT DISTINCT hash(t) AS h, t FROM (SELECT {PROMPT_TEXT_SQL} AS t FROM events) "
+        "WHERE t IS NOT NULL AND length(t) > 0"
+    ).fetchall()
+    if not rows:
+        return set()
+    scores = content.score([str(t) for _, t in rows]).as_dict()
+    signals = [v for k, v in scores.items() if k in policy.content_degrade_signals]
+    if not signals:
+        return set()
+    worst = np.max(np.stack(signals), axis=0)
+    at = policy.content_degrade_at
+    return {int(h) for (h, _), w in zip(rows, worst.tolist(), strict=True) if w >= at}
+
+
+def _answered_in_full(
+    store: Store, content: ContentModel, policy: PolicySettings
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per campaign, the share of its requests answered in full before its accounts' first
+    flag (not degraded inline by their own content); and, for benign accounts, the share of
+    requests and of accounts with at least one request degraded inline (the check's cost).
+    Needs the ``_ffa`` table of :func:`evaluate`."""
+    bad = _degraded_hashes(store, content, policy)
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _deg (h UBIGINT)")
+    store.con.executemany("INSERT INTO _deg VALUES (?)", [(h,) for h in bad])
+    q = f"""
+        SELECT e.account_id, e.ts, d.h IS NOT NULL AS degraded
+        FROM events e LEFT JOIN _deg d ON d.h = hash({PROMPT_TEXT_SQL})
+    """
+    full = {
+        str(camp): float(n_full) / max(int(total), 1)
+        for camp, n_full, total in store.con.sql(
+            "SELECT f.camp, count(*) FILTER (WHERE (f.ffa IS NULL OR x.ts <= f.ffa) "
+            f"AND NOT x.degraded), count(*) FROM ({q}) x JOIN _ffa f USING (account_id) "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    }
+    req_share, acc_share = store.con.sql(
+        f"SELECT avg(CASE WHEN degraded THEN 1.0 ELSE 0.0 END), "
+        "count(DISTINCT account_id) FILTER (WHERE degraded) / count(DISTINCT account_id) "
+        f"FROM ({q}) x JOIN labels l USING (account_id) WHERE l.label = 'benign'"
+    ).fetchall()[0]
+    cost = {"requests": float(req_share or 0.0), "accounts": float(acc_share or 0.0)}
+    return full, cost
+
+
+def evaluate(
+    result: AuditResult, store: Store, content: ContentModel | None = None
+) -> dict[str, Any]:
+    """Per-account and per-campaign quality of one audit against the store's labels; with
+    ``content`` (a replay run) also what the gateway's inline content check degrades."""
     labels = {
         a: (lab, camp, kind)
         for a, lab, camp, kind in store.con.sql(
@@ -105,6 +160,8 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
     first = {v.account_id: v.first_flagged_at for v in verdicts}
     benign = [v for v, m in zip(verdicts, mal, strict=True) if not m]
     served: dict[str, float] = {}
+    in_full: dict[str, float] = {}
+    inline_cost: dict[str, float] = {}
     to_flag: dict[str, dict[str, float]] = {}
     # The deployment's false positives: benign accounts flagged at any time by any path
     # (online scorer, a periodic audit, a cluster link), not only by the final audit.
@@ -147,6 +204,8 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
                 "median_requests": float(reqs),
                 "flagged": int(n_flagged),
             }
+        if content is not None:
+            in_full, inline_cost = _answered_in_full(store, content, PolicySettings())
     true_share = store.con.sql(
         "SELECT avg(CASE WHEN l.label = 'malicious' THEN 1.0 ELSE 0.0 END) "
         "FROM events e JOIN labels l USING (account_id)"
@@ -159,6 +218,8 @@ def evaluate(result: AuditResult, store: Store) -> dict[str, Any]:
         "fpr_by_kind": fpr_kind,
         "campaign_recall": {c: float(np.mean(f)) for c, f in sorted(campaigns.items())},
         "served_before_flag": served,
+        "answered_in_full_before_flag": in_full,
+        "benign_degraded_inline": inline_cost,
         "time_to_first_flag": to_flag,
         "deployment_fpr": (
             float(np.mean([v.first_flagged_at is not None for v in benign]))
@@ -209,7 +270,7 @@ def quality(
                         "replay_horizon_h": horizon_h,
                         "replay_confirm": confirm,
                         "replay_s": replay_s,
-                        **evaluate(res, store),
+                        **evaluate(res, store, model),
                     }
                 )
                 res = audit_store(store, replay=False, content=None, templates=None)
@@ -325,16 +386,32 @@ def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> st
             lines.append(f"| {kind} | {f / max(n, 1):.4f} | {dep_s} | {int(n)} |")
         lines += ["", f"**{mode}: per-campaign recall** (and share of requests served "
                   "before the first flag, replay)", ""]  # fmt: skip
+        cost = [r["benign_degraded_inline"] for r in rs if r.get("benign_degraded_inline")]
+        if cost:
+            lines += [
+                '"Answered in full" leaves out the requests the gateway degrades inline by '
+                "their own content (a signal of `content_degrade_signals` "
+                f"{', '.join(PolicySettings().content_degrade_signals)} at `content_degrade_at` "
+                f"{PolicySettings().content_degrade_at:g} or more: reasoning and "
+                "log-probabilities dropped, output capped), which it does on every tier "
+                "before any flag. The check's cost on customers: "
+                f"{np.mean([c['requests'] for c in cost]):.2%} of benign requests degraded, "
+                f"{np.mean([c['accounts'] for c in cost]):.1%} of benign accounts with at "
+                "least one.",
+                "",
+            ]
         lines.append(
-            "| seed | campaign | recall | served before flag | median hours to first flag "
-            "| median requests served before flag | first flagged by "
-            "(sign-up / online / audit / cluster link / never) |"
+            "| seed | campaign | recall | served before flag | answered in full before flag "
+            "| median hours to first flag | median requests served before flag | first "
+            "flagged by (sign-up / online / audit / cluster link / never) |"
         )
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for r in rs:
             for camp, rec in r["campaign_recall"].items():
                 served = r["served_before_flag"].get(camp)
                 s = f"{served:.3f}" if served is not None else "-"
+                full = r.get("answered_in_full_before_flag", {}).get(camp)
+                s += f" | {full:.3f}" if full is not None else " | -"
                 p = r.get("first_flag_paths", {}).get(camp)
                 by = (
                     " / ".join(

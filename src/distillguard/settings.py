@@ -69,6 +69,13 @@ class PolicySettings(_Section):
     """
 
     content_degrade_at: float = Field(default=0.85, ge=0.0, le=1.0)
+    content_degrade_signals: tuple[str, ...] = Field(
+        default=("jailbreak", "injection", "extraction"),
+        description="the per-prompt content signals that degrade (or block) a request by "
+        "themselves; asking for step-by-step reasoning or rubric grading is what customers do "
+        "too (on the simulator's traffic it would degrade a third of researchers' requests), "
+        "so those count at the account level, in the online score",
+    )
     content_block_at: float | None = Field(default=None, ge=0.0, le=1.0)
     online_degrade_at: float = Field(default=0.6, ge=0.0, le=1.0)
     online_challenge_at: float = Field(default=0.85, ge=0.0, le=1.0)

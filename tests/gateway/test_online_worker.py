@@ -311,3 +311,20 @@ def test_the_gateway_sends_the_scorer_the_replays_sibling_keys_and_none_when_kno
     assert len(keys) == 2
     assert _online_context(principal, False) == (created.timestamp(), "free", "US", keys)
     assert _online_context(principal, True)[3] == ()
+
+
+def test_only_attack_signals_hold_an_account_degraded_by_default() -> None:
+    from distillguard.gateway.online_worker import score_batch
+
+    def held(content: dict[str, float], **kw: Any) -> dict[str, tuple[float, str]]:
+        o = obs(3000.0)
+        o["content"] = content
+        hot: dict[str, tuple[float, str]] = {}
+        score_batch([["acct-h", "email", o]], {}, hot, None, None, 0.85, 600.0, **kw)
+        return hot
+
+    assert held({"cot_elicitation": 0.99, "rubric": 0.95, "jailbreak": 0.1}) == {}
+    hot = held({"cot_elicitation": 0.99, "extraction": 0.9})
+    assert hot["acct-h"] == (3600.0, "content:extraction=0.90 (earlier prompt)")
+    wide = held({"cot_elicitation": 0.99}, hot_signals=("cot_elicitation",))
+    assert wide["acct-h"][1] == "content:cot_elicitation=0.99 (earlier prompt)"

@@ -98,6 +98,15 @@ def test_content_degrades_never_blocks_by_default() -> None:
     assert strict.decide(Signals(tier=Verification.NONE, content=hot)).action is Action.BLOCK
 
 
+def test_asking_for_reasoning_or_rubric_grading_is_not_degraded_by_default() -> None:
+    # what researchers and eval harnesses ask all day; it counts at the account level
+    asks = {"jailbreak": 0.1, "cot_elicitation": 0.99, "rubric": 0.97, "overall": 0.99}
+    assert POLICY.decide(Signals(tier=Verification.NONE, content=asks)).action is Action.ALLOW
+    wider = Policy(PolicySettings(content_degrade_signals=("jailbreak", "cot_elicitation")))
+    d = wider.decide(Signals(tier=Verification.NONE, content=asks))
+    assert d.action is Action.DEGRADE and d.reasons == ("content:cot_elicitation=0.99",)
+
+
 def test_known_good_ignores_detection_but_not_rate_limits() -> None:
     hot = {"jailbreak": 0.99, "overall": 0.99}
     s = Signals(

@@ -19,6 +19,7 @@ __all__ = [
     "HOUR_HISTOGRAM_SQL",
     "LINK_KEYS_SQL",
     "PREDICT_QUERIES_SQL",
+    "PROMPT_TEXT_SQL",
     "SIGNUP_ACCOUNTS_SQL",
     "TEXT_SAMPLE_SQL",
     "events_until",
@@ -31,6 +32,7 @@ _TEXT = (
     "array_to_string(list_transform(list_filter(messages, lambda m: m.role <> 'assistant'), "
     "lambda m: m.content), chr(10)) ELSE prompt END"
 )
+PROMPT_TEXT_SQL = _TEXT  # the same, for readers outside the detectors
 
 # /24 for IPv4, /48 for IPv6: the unit a proxy provider or a NAT hands out.
 _SUBNET = (

@@ -50,7 +50,7 @@ import struct
 import sys
 import time
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ import orjson
 import structlog
 
 from distillguard.respond.enforcement import parse_predict_reference, predict_reference_document
+from distillguard.settings import PolicySettings
 
 if TYPE_CHECKING:
     from distillguard.detect.online import SiblingMarks
@@ -114,10 +115,20 @@ def _dump_state(state: Any) -> bytes:
     return orjson.dumps(state, default=sorted)
 
 
-def _hot(content: Mapping[str, float] | None, threshold: float) -> str | None:
+# The per-prompt signals that hold an account degraded (PolicySettings.content_degrade_signals).
+HOT_SIGNALS: tuple[str, ...] = PolicySettings().content_degrade_signals
+
+
+def _hot(
+    content: Mapping[str, float] | None, threshold: float, signals: Collection[str] = HOT_SIGNALS
+) -> str | None:
     if not content:
         return None
-    name, value = max(((k, v) for k, v in content.items() if k != "overall"), key=lambda kv: kv[1])
+    name, value = max(
+        ((k, v) for k, v in content.items() if k in signals),
+        key=lambda kv: kv[1],
+        default=("overall", 0.0),
+    )
     return f"content:{name}={value:.2f} (earlier prompt)" if value >= threshold else None
 
 
@@ -175,6 +186,7 @@ def score_batch(
     reference: PopulationStats | None = None,
     running: RunningReference | None = None,
     marks: SiblingMarks | None = None,
+    hot_signals: Collection[str] = HOT_SIGNALS,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Fold and score a batch of ``(account_id, context, observation)`` in order.
 
@@ -226,7 +238,7 @@ def score_batch(
     results: list[Any] = []
     touched: dict[str, Any] = {}
     for account_id, context, obs in batch:
-        flag = _hot(obs.get("content"), hot_at)
+        flag = _hot(obs.get("content"), hot_at, hot_signals)
         if flag is not None:
             hot[account_id] = (obs["ts"] + hold_s, flag)
         siblings = _sibling_keys(context)
@@ -284,6 +296,7 @@ def _worker_main(
     hot_at: float,
     hold_s: float,
     parent: int,
+    hot_signals: tuple[str, ...] = HOT_SIGNALS,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -387,6 +400,7 @@ def _worker_main(
             reference,
             running,
             marks,
+            hot_signals,
         )
         fresh = marks.drain_new()
         if len(states) > _MAX_STATES:
@@ -433,9 +447,11 @@ class OnlineWorker:
         score_content: bool = False,
         content_hot_at: float = 0.85,
         content_hold_s: float = 600.0,
+        content_hot_signals: tuple[str, ...] = HOT_SIGNALS,
     ) -> None:
         self.score_content = score_content
         self.content_hot_at = content_hot_at
+        self.content_hot_signals = tuple(content_hot_signals)
         self.content_hold_s = content_hold_s
         self._hot: dict[str, tuple[float, str]] = {}
         self.redis_url = redis_url
@@ -475,6 +491,7 @@ class OnlineWorker:
                 self.content_hot_at,
                 self.content_hold_s,
                 os.getpid(),
+                self.content_hot_signals,
             ),
             name="dg-online-scorer",
             daemon=True,

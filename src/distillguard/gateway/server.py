@@ -116,6 +116,7 @@ def build_app(
             prefix=g.redis_prefix,
             score_content=detection.content is not None and not g.content_inline,
             content_hot_at=g.policy.content_degrade_at,
+            content_hot_signals=g.policy.content_degrade_signals,
             content_hold_s=g.policy.content_hold_s,
         )
         if g.detection and detection.online

@@ -70,6 +70,7 @@ class Policy:
     def __init__(self, settings: PolicySettings) -> None:
         self.settings = settings
         self._challenge_max_rank = _TIER_RANK[Verification(settings.challenge_up_to_tier)]
+        self._content_signals = frozenset(settings.content_degrade_signals)
         self._signup_at = (
             settings.signup_challenge_at if settings.signup_challenge_at is not None else math.inf
         )
@@ -149,9 +150,9 @@ class Policy:
 
         if s.content:
             name, value = max(
-                ((k, v) for k, v in s.content.items() if k != "overall"),
+                ((k, v) for k, v in s.content.items() if k in self._content_signals),
                 key=lambda kv: kv[1],
-                default=("overall", s.content.get("overall", 0.0)),
+                default=("overall", 0.0),
             )
             if p.content_block_at is not None and value >= p.content_block_at:
                 raise_to(Action.BLOCK, f"content:{name}={value:.2f}")
