@@ -1078,16 +1078,17 @@ def audit_world(seed: int, world_dir: Path, show: bool) -> dict[str, Any]:
     if bad:
         raise SystemExit("generated files break the spec:\n" + "\n".join(bad))
     kinds = {r["account_id"]: r["kind"] for r in world.labels}
+    model = ContentModel.load()
     with Store.open(":memory:") as store:
         _load(store, world_dir)
         res = audit_store(
             store,
             replay=True,
-            content=ContentModel.load(),
+            content=model,
             templates=template_id,
             options=_replay_options(REPLAY_WINDOWS, None, 1),
         )
-        ev = evaluate(res, store)
+        ev = evaluate(res, store, model)
     benign = {r["account_id"] for r in world.labels if r["label"] == "benign"}
     accused = []
     for v in res.accounts:
@@ -1197,6 +1198,16 @@ def markdown(runs: list[dict[str, Any]], cmd: str) -> str:
             n_camp = sum(p.values()) or 1
             conc = r.get("in_cluster_of_concern", {}).get(camp, 0) / n_camp
             lines.append(f"| {r['seed']} | {camp} | {rec:.3f} | {conc:.3f} | {s} | {by} |")
+    cost = [r["benign_degraded_inline"] for r in runs if r.get("benign_degraded_inline")]
+    if cost:
+        lines += [
+            "",
+            "The gateway's inline content check (a prompt's attack signal at "
+            "`content_degrade_at` or more degrades that request, before any flag) degraded "
+            f"{np.mean([c['requests'] for c in cost]):.2%} of customers' requests; "
+            f"{np.mean([c['accounts'] for c in cost]):.1%} of customers had at least one "
+            "degraded.",
+        ]
     lines += ["", "Precision (final audit) per seed: " + ", ".join(
         f"{r['seed']}: {r['precision']:.3f}" for r in runs
     )]  # fmt: skip

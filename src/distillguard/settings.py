@@ -68,7 +68,15 @@ class PolicySettings(_Section):
     audit's enforcement list (``suspend``) or from the online score when ``online_block_at`` is set.
     """
 
-    content_degrade_at: float = Field(default=0.85, ge=0.0, le=1.0)
+    content_degrade_at: float = Field(
+        default=0.95,
+        ge=0.0,
+        le=1.0,
+        description="a prompt's attack signal at which its request is degraded: where the "
+        "content model is sure (the audit and the online test count attacks from the same "
+        "0.95); from 0.85 agent builders' tool prompts were degraded (80% of them had a "
+        "request degraded on tuning seed 1, 14% from 0.95)",
+    )
     content_degrade_signals: tuple[str, ...] = Field(
         default=("jailbreak", "injection", "extraction"),
         description="the per-prompt content signals that degrade (or block) a request by "

@@ -445,7 +445,7 @@ class OnlineWorker:
         flush_s: float = 0.005,
         max_pending: int = 20_000,
         score_content: bool = False,
-        content_hot_at: float = 0.85,
+        content_hot_at: float = PolicySettings().content_degrade_at,
         content_hold_s: float = 600.0,
         content_hot_signals: tuple[str, ...] = HOT_SIGNALS,
     ) -> None:
