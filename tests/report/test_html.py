@@ -196,3 +196,25 @@ def test_replay_report_says_how_each_account_was_first_flagged(store, result, tm
     assert f"online scorer {n_online}" in page
     plain = write_report(store, result, tmp_path / "p.html").read_text(encoding="utf-8")
     assert "(online scorer)" not in plain
+
+
+def test_clusters_to_review_are_detailed_without_a_kind_badge(store, result, tmp_path):
+    from dataclasses import replace
+
+    from distillguard.detect.verdicts import Response
+
+    review = tuple(
+        replace(c, score=0.62, response=Response.WATCH, evidence=("61% do two of: ...",))
+        if c.cluster_id == "c-nat"
+        else c
+        for c in result.clusters
+    )
+    page = write_report(store, replace(result, clusters=review), tmp_path / "r.html").read_text(
+        encoding="utf-8"
+    )
+    assert "Clusters to review (1)" in page
+    assert 'id="cluster-c-nat"' in page and "61% do two of" in page
+    # a timeline for it too, as for the suspicious clusters
+    assert page.count('<svg role="img"') == 3 + sum(c.flagged for c in result.clusters) + 1
+    plain = write_report(store, result, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "Clusters to review" not in plain and 'id="cluster-c-nat"' not in plain

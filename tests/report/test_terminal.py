@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from rich.console import Console
 
+from distillguard.detect.verdicts import Response
 from distillguard.report.terminal import print_summary
 from tests.report.conftest import CLEARED, make_result
 
@@ -84,3 +85,22 @@ def test_narrow_terminal_keeps_evidence_whole():
                 assert evidence in flat
     top = max(result.accounts, key=lambda a: a.score)
     assert top.reasons[0] in flat
+
+
+def _with_review(result):
+    clusters = tuple(
+        replace(c, score=0.62, response=Response.WATCH, evidence=("61% do two of: ...",))
+        if c.cluster_id == "c-nat"
+        else c
+        for c in result.clusters
+    )
+    return replace(result, clusters=clusters)
+
+
+def test_clusters_suspicious_as_a_whole_with_no_member_flagged_are_listed_to_review():
+    result = _with_review(make_result())
+    assert [c.cluster_id for c in result.clusters_to_review()] == ["c-nat"]
+    text = _render(result)
+    assert "Clusters to review (1 of 1)" in text
+    assert "c-nat" in text and "61% do two of" in text
+    assert "Clusters to review" not in _render(make_result())

@@ -211,6 +211,15 @@ class AuditResult:
     def by_account(self) -> dict[str, AccountVerdict]:
         return {a.account_id: a for a in self.accounts}
 
+    def clusters_to_review(self) -> tuple[ClusterVerdict, ...]:
+        """Clusters judged suspicious as a whole (score at the flag threshold) none of whose
+        members is flagged, strongest first: what the members do together (sweeping,
+        harvesting, moving to a new release) on infrastructure they share, each looking
+        innocent alone. An analyst's call, not an accusation: their response is ``watch``."""
+        at = self.stats.threshold
+        found = [c for c in self.clusters if not c.flagged and c.score >= at]
+        return tuple(sorted(found, key=lambda c: (-c.score, -len(c.members), c.cluster_id)))
+
 
 def rfc3339(ts: datetime | None) -> str | None:
     """``2026-11-28T18:00:00.000Z`` (UTC, milliseconds), or None."""

@@ -84,6 +84,7 @@ def collect(
     """Run the report's queries against ``store`` for ``result`` (a few group-bys)."""
     con = store.con
     detailed = [c.cluster_id for c in _ranked_clusters(result) if c.flagged][:MAX_DETAILED_CLUSTERS]
+    detailed += [c.cluster_id for c in result.clusters_to_review()][:MAX_DETAILED_CLUSTERS]
     span = queries.event_span(con)
     with queries.verdicts_view(con, result):
         traffic = models = None
@@ -456,7 +457,7 @@ def _cluster_block(data: ReportData, cluster: ClusterVerdict) -> Markup:
     head = el(
         "div",
         el("h3", f"Cluster {cluster.cluster_id}"),
-        _kind_badge(cluster.kind),
+        _kind_badge(cluster.kind) if cluster.flagged else "",
         _badge(cluster.response),
         el(
             "span",
@@ -503,7 +504,9 @@ def _cluster_block(data: ReportData, cluster: ClusterVerdict) -> Markup:
 def _clusters(data: ReportData) -> Markup:
     ranked = _ranked_clusters(data.result)
     flagged = [c for c in ranked if c.flagged]
-    benign = [c for c in ranked if not c.flagged]
+    review = data.result.clusters_to_review()
+    shown = {c.cluster_id for c in review}
+    benign = [c for c in ranked if not c.flagged and c.cluster_id not in shown]
     detailed = flagged[:MAX_DETAILED_CLUSTERS]
     parts: list[object] = []
     if not flagged:
@@ -522,6 +525,20 @@ def _clusters(data: ReportData) -> Markup:
     if rest:
         parts.append(el("h3", f"Further suspicious clusters ({_num(len(rest))})"))
         parts.append(_cluster_table(rest[:MAX_LISTED_CLUSTERS]))
+    if review:
+        parts.append(el("h3", f"Clusters to review ({_num(len(review))})"))
+        parts.append(
+            el(
+                "p",
+                "Judged suspicious as a whole, though no member is flagged: what the members "
+                "do together on infrastructure they share, each looking innocent alone. "
+                "Response watch; a person decides.",
+                class_="muted",
+            )
+        )
+        parts.extend(_cluster_block(data, c) for c in review[:MAX_DETAILED_CLUSTERS])
+        if len(review) > MAX_DETAILED_CLUSTERS:
+            parts.append(_cluster_table(review[MAX_DETAILED_CLUSTERS:][:MAX_LISTED_CLUSTERS]))
     if benign:
         parts.append(
             el(

@@ -210,6 +210,16 @@ def print_summary(
         )
     else:
         console.print(Text("No cluster was judged suspicious.", style="green"))
+    review = result.clusters_to_review()
+    if review:
+        _print_findings(
+            console,
+            f"Clusters to review ({min(len(review), top_clusters)} of {len(review):,}): "
+            "suspicious as a whole, no member flagged",
+            ("cluster", "kind", "members", "requests", "score", "response", "evidence"),
+            frozenset({2, 3, 4}),
+            _cluster_findings(list(review[:top_clusters])),
+        )
 
     flagged = sorted(result.flagged(), key=lambda a: (-a.score, a.account_id))
     if flagged:
