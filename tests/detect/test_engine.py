@@ -196,3 +196,52 @@ def test_a_fleet_that_sweeps_and_harvests_before_any_release_is_judged_as_a_core
     # sweeping alone is what many customers do: no core, nobody lifted
     own, final, fleet = _stage_world(fleet_harvests=False)
     assert (final < 0.5).all()
+
+
+def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watched() -> None:
+    from datetime import UTC, datetime
+
+    from distillguard.detect.behaviour.frame import AccountFrame
+    from distillguard.detect.combine import ClusterScore
+    from distillguard.detect.engine import AuditOptions, _build_result, _Scored
+    from distillguard.detect.network.communities import Communities
+    from distillguard.detect.network.links import LinkGraph
+    from distillguard.detect.verdicts import Response
+
+    n = 6
+    frame = AccountFrame(
+        ids=np.array([f"a{i}" for i in range(n)], dtype=object),
+        num={
+            "n_events": np.full(n, 10.0),
+            "last_t": np.full(n, 1.7e9),
+            "period_start": np.full(n, 1.7e9 - 86400),
+            "period_end": np.full(n, 1.7e9),
+        },
+    )
+    # cluster 0 (a0-a2): 0.6 as a whole, members 0.02-0.04; cluster 1 (a3, a4): 0.2
+    label = np.array([0, 0, 0, 1, 1, -1])
+    own = np.array([0.02, 0.03, 0.04, 0.02, 0.02, 0.01])
+    comm = Communities(label, np.zeros(n), {0: 0.4, 1: 0.4}, {0: np.arange(3), 1: np.array([3, 4])})
+    sc = _Scored(
+        frame=frame,
+        evidence={},
+        own=own,
+        final=own,
+        graph=LinkGraph(n, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)),
+        comm=comm,
+        clusters={0: ClusterScore(0.6, 0.03, 0.4, 3, 0.7), 1: ClusterScore(0.2, 0.02, 0.4, 2)},
+        override=[None] * n,
+        texts_scored=0,
+        sampled=False,
+        content_available=True,
+        notes=(),
+    )
+    res = _build_result(sc, AuditOptions(), datetime.now(UTC), None, False, 60)
+    by = res.by_account()
+    assert [c.cluster_id for c in res.clusters_to_review()] == ["C0001"]
+    for a in ("a0", "a1", "a2"):
+        assert by[a].response is Response.WATCH and not by[a].flagged
+        assert any("to review" in r for r in by[a].reasons)
+    for a in ("a3", "a4", "a5"):
+        assert by[a].response is Response.NONE
+        assert not any("to review" in r for r in by[a].reasons)

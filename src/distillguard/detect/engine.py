@@ -708,9 +708,13 @@ def _build_result(
     skipped = sorted(name for name, e in ev.items() if e.skipped)
     cluster_verdicts: list[ClusterVerdict] = []
     kinds = [_account_kind(i, ev) if flagged[i] else None for i in range(n)]
+    # Clusters suspicious as a whole with no member flagged: their members are watched.
+    review: set[int] = set()
     for c, rows in sorted(sc.comm.members.items()):
         cs = sc.clusters[c]
         c_flag = bool(cs.score >= opts.threshold and flagged[rows].any())
+        if cs.score >= opts.threshold and not c_flag:
+            review.add(c)
         member_kinds = [k for k in (kinds[r] for r in rows.tolist()) if k]
         kind = max(set(member_kinds), key=member_kinds.count) if member_kinds else "benign"
         shared: dict[str, tuple[str, ...]] = {}
@@ -775,6 +779,12 @@ def _build_result(
                 f"linked into cluster {_cluster_id(label)} ({cs.size} accounts, cluster score "
                 f"{cs.score:.2f}); own score {sc.own[i]:.2f} lifted to {score:.2f}"
             )
+        elif label in review:
+            cs = sc.clusters[label]
+            reasons.append(
+                f"member of cluster {_cluster_id(label)} ({cs.size} accounts), to review: the "
+                f"cluster scores {cs.score:.2f} as a whole, no member is flagged"
+            )
         elif label >= 0:
             reasons.append(
                 f"member of cluster {_cluster_id(label)} ({sc.clusters[label].size} accounts)"
@@ -787,6 +797,8 @@ def _build_result(
             if override is not None
             else response_for(score, is_flagged, opts.watch_from)
         )
+        if resp is Response.NONE and override is None and label in review:
+            resp = Response.WATCH
         first = first_flagged.get(acc_id) if (replay and first_flagged is not None) else None
         ffa = _from_epoch(first.at) if first is not None else None
         by = first.by if first is not None else None
