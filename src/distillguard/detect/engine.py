@@ -504,9 +504,10 @@ def network_stage(
     # A cluster's chase is collective evidence only as far as its chasers' prompts show what
     # they moved for: a class on one campus network told to try the new model in a session
     # moves together too (benchmarks.foreign, held-out seed 12: 29 students, cluster score
-    # 0.81, members lifted from 0.03-0.05 to 0.67-0.81), and only members that were active
-    # before the release can be seen to move (the class had not been).
-    backed = np.where(could_move(frame), backed_chase(chase, coverage, purpose), np.nan)
+    # 0.81, members lifted from 0.03-0.05 to 0.67-0.81), and a member not active before the
+    # release did not move (the class had not been). It still counts among the members: a
+    # share over the movers alone let four movers among forty newcomers make a cluster chase.
+    backed = np.where(could_move(frame), backed_chase(chase, coverage, purpose), 0.0)
     collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}

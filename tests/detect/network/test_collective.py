@@ -127,13 +127,12 @@ def test_only_an_account_active_before_the_release_can_move_to_it() -> None:
     assert chase.tolist() == [1.0] * 12  # what each does is unchanged
     members = {0: np.arange(12)}
     orgs = np.full(12, None, dtype=object)
-    seen = np.where(movable, chase, np.nan)
-    fleet = collective_evidence(members, orgs, seen, coverage)[0]
-    assert fleet.score == 1.0 and fleet.n_independent == 12  # four that moved, all of them
-    f.num["n_events"] = np.array([50.0] * 3 + [30.0] * 9)
-    seen = np.where(could_move(f), chase, np.nan)
-    cls = collective_evidence(members, orgs, seen, coverage)[0]
-    assert cls.score == 0.0 and cls.chase_share == 0.0  # too few could move to tell
+    moved = np.where(movable, chase, 0.0)
+    cls = collective_evidence(members, orgs, moved, coverage)[0]
+    assert cls.score == 0.0 and np.isclose(cls.chase_share, 4 / 12)
+    f.num["n_events"] = np.array([50.0] * 11 + [30.0])
+    fleet = collective_evidence(members, orgs, np.where(could_move(f), chase, 0.0), coverage)[0]
+    assert fleet.score == 1.0  # one member starting late does not hide the fleet's move
 
 
 def test_a_chase_is_backed_only_by_the_sweep_or_harvest_its_prompts_show() -> None:

@@ -229,3 +229,32 @@ def test_a_client_fingerprint_whose_users_do_the_job_ties_them_into_a_core() -> 
     assert carve_cores(graph, comm, joint, any_of=any_of, key_min_size=12) is comm
     # Seen taking part in nothing else, a third of the fleet looks like bystanders.
     assert carve_cores(graph, comm, joint) is comm
+
+
+def test_a_popular_client_a_shown_fleet_runs_on_gathers_none_of_its_other_users() -> None:
+    """A fleet already shown as a whole (community 0) runs on a popular client; the client's
+    other users sweep or move to the new model as customers do. Judged on those others, the
+    client is nobody's operator stack."""
+    n = 80
+    fleet = np.arange(0, 40)
+    client = np.arange(0, 70)  # the fleet and 30 customers
+    graph = LinkGraph(
+        n_accounts=n,
+        src=np.zeros(0, dtype=np.int64),
+        dst=np.zeros(0, dtype=np.int64),
+        weight=np.zeros(0),
+        specific=np.zeros(0),
+        key_groups=(client,),
+    )
+    label = np.full(n, -1, dtype=np.int64)
+    label[fleet] = 0
+    comm = Communities(label, np.zeros(n), {0: 0.5}, {0: fleet}, np.zeros(n))
+    joint = np.zeros(n)
+    joint[fleet] = 0.9
+    joint[40:52] = 0.8  # customers who both sweep and moved
+    any_of = joint.copy()
+    any_of[52:60] = 0.6  # the other ten do neither
+    assert carve_cores(graph, comm, joint, keep=[0], any_of=any_of) is comm
+    # Not yet shown, the same fleet makes the client its operator stack.
+    out = carve_cores(graph, comm, joint, any_of=any_of)
+    assert out is not comm

@@ -91,8 +91,9 @@ def could_move(frame: AccountFrame) -> np.ndarray:
     """Per account, whether it sent anything before the release, and so could move to it.
     One first seen after the release starts on whatever model is new that day: a class told
     to try the new model in its lab (``benchmarks.foreign``) is no evidence of a fleet
-    moving together, whatever a fleet member that starts late does alongside the rest. True
-    where the counts are missing (nothing to tell)."""
+    moving together (the network stage counts such a member as not moving in its cluster's
+    chase share, while what a fleet member that starts late does alongside the rest still
+    counts as its own part). True where the counts are missing (nothing to tell)."""
     n_events = frame.col("n_events")
     n_after = np.nan_to_num(frame.col("n_after_release"))
     return np.asarray(~np.isfinite(n_events) | (n_events - n_after >= 1))
@@ -133,8 +134,6 @@ def collective_evidence(
     harvesting: np.ndarray | None = None,
 ) -> dict[int, Collective]:
     """Per cluster, how strongly its independent members behave like one harvesting job.
-    ``chase`` is NaN for a member that could not move (:func:`could_move`): the chase share
-    is over the members that could, from four of them.
 
     ``score = max(ramp(chase_share, 0.35, 0.6), ramp(coverage_share, 0.55, 0.8),
     ramp(joint_share, 0.4, 0.7)) * ramp(n_independent, 4, 10)``: in the tuning worlds clusters
@@ -150,14 +149,11 @@ def collective_evidence(
     orgs = np.asarray(orgs, dtype=object)
     joint = None
     if harvesting is not None:
-        both = np.stack([np.nan_to_num(chase), np.nan_to_num(coverage), np.nan_to_num(harvesting)])
+        both = np.stack([chase, np.nan_to_num(coverage), np.nan_to_num(harvesting)])
         joint = (np.median(both, axis=0) >= 0.5).astype(np.float64)
     for c, rows in members.items():
         o = orgs[rows]
-        n_ind = _independent_mean(np.zeros(rows.shape[0]), o)[1]
-        ch = chase[rows]
-        movers = np.isfinite(ch)
-        chase_share = _independent_mean(ch[movers], o[movers])[0] if movers.sum() >= 4 else 0.0
+        chase_share, n_ind = _independent_mean(chase[rows], o)
         cov = coverage[rows]
         has_cov = np.isfinite(cov)
         cov_share = _independent_mean(cov[has_cov], o[has_cov])[0] if has_cov.sum() >= 4 else np.nan

@@ -121,7 +121,11 @@ def carve_cores(
     are each shared by strangers and campaign accounts alike, no group with ten participants
     reaches 0.62 taking part in one behaviour; the 80 accounts of a distillation operator that
     share nothing else (``benchmarks.foreign``, diagnosis seed 1) reach 0.88, 45% in two.
-    Non-operator fingerprints do not count towards the rare values an account uses.
+    Non-operator fingerprints do not count towards the rare values an account uses. The test
+    reads only the users outside the ``keep`` communities: a proxy fleet of 240 on a popular
+    SDK made its fingerprint look like an operator's on hard evaluation seed 104 (without
+    content, where sweeping and moving were all it read), and gathered 48 customers who share
+    the SDK and moved to the new model into the fleet's cluster.
 
     **Anchored accounts.** Those that take part in at least one behaviour (``either``) and use
     operator addresses for at least ``min_own_share`` of the rare addresses they use. A fleet
@@ -158,11 +162,14 @@ def carve_cores(
             operator.append(members)
             n_operator[members] += 1
     for members in graph.key_groups:
-        k = int(part[members].sum())
+        # judged on its users outside the fleets already shown: a fleet on a popular client
+        # makes it look like an operator's to the strangers who share it
+        free = members[~kept[members]]
+        k = int(part[free].sum())
         if (
             k >= key_min_size
-            and k >= key_min_joint * members.shape[0]
-            and any_part[members].mean() >= key_min_either
+            and k >= key_min_joint * free.shape[0]
+            and any_part[free].mean() >= key_min_either
         ):
             operator.append(members)
             n_rare[members] += 1
