@@ -34,6 +34,13 @@ def _world() -> tuple[LinkGraph, Communities]:
     return graph, comm
 
 
+def _unlinked(n: int, **groups: tuple[np.ndarray, ...]) -> LinkGraph:
+    """``n`` accounts with no link, only the shared-value groups given (``groups``,
+    ``key_groups``)."""
+    empty = np.zeros(0, dtype=np.int64)
+    return LinkGraph(n, empty, empty, np.zeros(0), np.zeros(0), **groups)  # type: ignore[arg-type]
+
+
 def _joint() -> np.ndarray:
     joint = np.zeros(N)
     joint[FLEET] = 0.9
@@ -169,14 +176,7 @@ def test_participants_left_after_joining_form_a_core_and_anchored_sweepers_follo
     account on that address alone that only sweeps follows them."""
     n = 12
     comm = Communities(np.full(n, -1, dtype=np.int64), np.zeros(n), {}, {}, np.zeros(n))
-    graph = LinkGraph(
-        n_accounts=n,
-        src=np.zeros(0, dtype=np.int64),
-        dst=np.zeros(0, dtype=np.int64),
-        weight=np.zeros(0),
-        specific=np.zeros(0),
-        groups=(np.arange(7),),
-    )
+    graph = _unlinked(n, groups=(np.arange(7),))
     joint = np.zeros(n)
     joint[:5] = 0.9
     either = joint.copy()
@@ -205,14 +205,7 @@ def test_a_client_fingerprint_whose_users_do_the_job_ties_them_into_a_core() -> 
     n = 60
     operator = np.arange(0, 16)
     popular = np.arange(16, 56)
-    graph = LinkGraph(
-        n_accounts=n,
-        src=np.zeros(0, dtype=np.int64),
-        dst=np.zeros(0, dtype=np.int64),
-        weight=np.zeros(0),
-        specific=np.zeros(0),
-        key_groups=(operator, popular),
-    )
+    graph = _unlinked(n, key_groups=(operator, popular))
     comm = Communities(np.full(n, -1, dtype=np.int64), np.zeros(n), {}, {}, np.zeros(n))
     joint = np.zeros(n)
     joint[operator[:11]] = 0.8  # two of the three behaviours
@@ -238,14 +231,7 @@ def test_a_popular_client_a_shown_fleet_runs_on_gathers_none_of_its_other_users(
     n = 80
     fleet = np.arange(0, 40)
     client = np.arange(0, 70)  # the fleet and 30 customers
-    graph = LinkGraph(
-        n_accounts=n,
-        src=np.zeros(0, dtype=np.int64),
-        dst=np.zeros(0, dtype=np.int64),
-        weight=np.zeros(0),
-        specific=np.zeros(0),
-        key_groups=(client,),
-    )
+    graph = _unlinked(n, key_groups=(client,))
     label = np.full(n, -1, dtype=np.int64)
     label[fleet] = 0
     comm = Communities(label, np.zeros(n), {0: 0.5}, {0: fleet}, np.zeros(n))
