@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._record import record
+from distillguard.detect.behaviour.detectors import identity_risk_of
 from distillguard.detect.content import ContentModel
 from distillguard.detect.content.templates import template_id
 from distillguard.detect.engine import AuditOptions, audit_store
@@ -91,18 +92,44 @@ def _degraded_hashes(store: Store, content: ContentModel, policy: PolicySettings
     return {int(h) for (h, _), w in zip(rows, worst.tolist(), strict=True) if w >= at}
 
 
+def _established(store: Store, policy: PolicySettings) -> list[str]:
+    """Accounts whose content the policy leaves to the audit: identity risk (the audit's
+    ``identity_risk``, at the account's first request) below ``content_identity_at``."""
+    if policy.content_identity_at is None:
+        return []
+    rows = store.con.sql(
+        "SELECT a.account_id, epoch(any_value(a.created_at)), epoch(min(e.ts)), "
+        "any_value(a.verification), any_value(a.plan) "
+        "FROM accounts a JOIN events e USING (account_id) GROUP BY 1"
+    ).fetchall()
+    if not rows:
+        return []
+    age = np.array([(r[2] - r[1]) / 86_400.0 if r[1] is not None else np.nan for r in rows])
+    risk = identity_risk_of(age, [r[3] for r in rows], [r[4] for r in rows])
+    return [
+        r[0] for r, x in zip(rows, risk.tolist(), strict=True) if x < policy.content_identity_at
+    ]
+
+
 def _answered_in_full(
     store: Store, content: ContentModel, policy: PolicySettings
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Per campaign, the share of its requests answered in full before its accounts' first
     flag (not degraded inline by their own content); and, for benign accounts, the share of
     requests and of accounts with at least one request degraded inline (the check's cost).
+    As the policy does, content acts only on accounts not established (:func:`_established`).
     Needs the ``_ffa`` table of :func:`evaluate`."""
     bad = _degraded_hashes(store, content, policy)
     store.con.execute("CREATE OR REPLACE TEMP TABLE _deg (h UBIGINT)")
-    store.con.executemany("INSERT INTO _deg VALUES (?)", [(h,) for h in bad])
+    if bad:
+        store.con.executemany("INSERT INTO _deg VALUES (?)", [(h,) for h in bad])
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _est (account_id VARCHAR)")
+    established = _established(store, policy)
+    if established:
+        store.con.executemany("INSERT INTO _est VALUES (?)", [(a,) for a in established])
     q = f"""
-        SELECT e.account_id, e.ts, d.h IS NOT NULL AS degraded
+        SELECT e.account_id, e.ts,
+               d.h IS NOT NULL AND e.account_id NOT IN (SELECT account_id FROM _est) AS degraded
         FROM events e LEFT JOIN _deg d ON d.h = hash({PROMPT_TEXT_SQL})
     """
     full = {

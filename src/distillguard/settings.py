@@ -85,6 +85,16 @@ class PolicySettings(_Section):
         "so those count at the account level, in the online score",
     )
     content_block_at: float | None = Field(default=None, ge=0.0, le=1.0)
+    content_identity_at: float | None = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="content on its own (this prompt, or a recent one held) acts only on "
+        "accounts whose identity risk (the audit's identity_risk: account age, verification "
+        "tier, plan) is at least this, as the online content test does: an established, "
+        "verified customer's prompts are left to the online score and the audit. None: every "
+        "account; an account without a creation time is always judged",
+    )
     online_degrade_at: float = Field(default=0.6, ge=0.0, le=1.0)
     online_challenge_at: float = Field(default=0.85, ge=0.0, le=1.0)
     online_block_at: float | None = Field(default=None, ge=0.0, le=1.0)

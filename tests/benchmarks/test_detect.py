@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from benchmarks.detect import _answered_in_full, _load, _world
+from benchmarks.detect import _answered_in_full, _established, _load, _world
 
 from distillguard.detect.queries import PROMPT_TEXT_SQL
 from distillguard.settings import PolicySettings
@@ -61,10 +61,14 @@ def test_answered_in_full_leaves_out_what_the_inline_check_degrades(store: Any) 
         "FROM events e JOIN labels l USING (account_id)"
     ).fetchall()
     ffa = dict(con.sql("SELECT account_id, ffa FROM _ffa").fetchall())
-    full, cost = _answered_in_full(store, _Hot(), PolicySettings())  # type: ignore[arg-type]
+    policy = PolicySettings()
+    full, cost = _answered_in_full(store, _Hot(), policy)  # type: ignore[arg-type]
+    # as the gateway's policy does, content alone leaves established customers to the audit
+    established = set(_established(store, policy))
+    assert 0 < len(established) < len({r[0] for r in rows})
 
-    def hot(text: str | None) -> bool:
-        return bool(text) and hash(text) % 2 == 1
+    def hot(text: str | None, acc: str) -> bool:
+        return bool(text) and hash(text) % 2 == 1 and acc not in established
 
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     benign = [0, 0]
@@ -72,11 +76,11 @@ def test_answered_in_full_leaves_out_what_the_inline_check_degrades(store: Any) 
     for acc, ts, text, label, camp in rows:
         if label == "malicious":
             per[camp][1] += 1
-            per[camp][0] += int((ffa[acc] is None or ts <= ffa[acc]) and not hot(text))
+            per[camp][0] += int((ffa[acc] is None or ts <= ffa[acc]) and not hot(text, acc))
         else:
-            benign[0] += int(hot(text))
+            benign[0] += int(hot(text, acc))
             benign[1] += 1
-            benign_accounts[acc] = benign_accounts.get(acc, False) or hot(text)
+            benign_accounts[acc] = benign_accounts.get(acc, False) or hot(text, acc)
     assert per and set(full) == set(per)
     for camp, (n_full, total) in per.items():
         assert full[camp] == pytest.approx(n_full / total)
@@ -84,8 +88,11 @@ def test_answered_in_full_leaves_out_what_the_inline_check_degrades(store: Any) 
     assert cost["accounts"] == pytest.approx(np.mean(list(benign_accounts.values())))
     assert 0 < cost["requests"] < 1  # reasoning asks (0.99 everywhere) degrade nothing
 
-    # with reasoning asks among the degrading signals, every request with text is degraded
-    wide = PolicySettings(content_degrade_signals=("jailbreak", "cot_elicitation"))
+    # with reasoning asks among the degrading signals and every account judged, every request
+    # with text is degraded
+    wide = PolicySettings(
+        content_degrade_signals=("jailbreak", "cot_elicitation"), content_identity_at=None
+    )
     all_full, _ = _answered_in_full(store, _Hot(), wide)  # type: ignore[arg-type]
     no_text: dict[str, int] = defaultdict(int)
     for acc, ts, text, label, camp in rows:

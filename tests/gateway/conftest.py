@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class Keys:
         tier: Verification = Verification.PHONE,
         org_id: str | None = None,
         scopes: frozenset[str] = frozenset({Scope.INFERENCE}),
+        created_at: datetime | None = None,
+        plan: str | None = None,
     ) -> str:
         self.principals[raw] = KeyPrincipal(
             key_id=f"k-{account_id}",
@@ -48,6 +51,8 @@ class Keys:
             tier=tier,
             scopes=scopes,
             quota=TIER_QUOTAS[tier],
+            account_created_at=created_at,
+            plan=plan,
         )
         return raw
 

@@ -11,6 +11,7 @@ import redis
 
 from distillguard.detect import online
 from distillguard.detect.content import templates
+from distillguard.events.records import Verification
 from distillguard.gateway.online_worker import OnlineWorker, _dump_state, decode_score
 from tests.gateway.conftest import GatewayFactory, Keys
 from tests.gateway.test_app import CHAT, auth, chat
@@ -328,3 +329,24 @@ def test_only_attack_signals_hold_an_account_degraded_by_default() -> None:
     assert hot["acct-h"] == (3600.0, "content:extraction=0.90 (earlier prompt)")
     wide = held({"cot_elicitation": 0.99}, hot_signals=("cot_elicitation",))
     assert wide["acct-h"][1] == "content:cot_elicitation=0.99 (earlier prompt)"
+
+
+def test_a_hot_prompt_leaves_an_established_customer_to_the_audit(gateway: GatewayFactory) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    keys = Keys()
+    now = datetime.now(UTC)
+    fresh = keys.add("sk-new", "acct-new", Verification.EMAIL, created_at=now, plan="free")
+    aged = keys.add(
+        "sk-old", "acct-old", Verification.PHONE, created_at=now - timedelta(days=400),
+        plan="pay_as_you_go",
+    )  # fmt: skip
+    worker = OnlineWorker()
+    with gateway(keys, online=worker) as (url, _):
+        until = time.time() + 60
+        for acc in ("acct-new", "acct-old"):
+            worker._hot[acc] = (until, "content:injection=0.99 (earlier prompt)")
+        r = httpx.post(url + CHAT, json=chat(), headers=auth(fresh))
+        assert r.headers["x-distillguard-action"].startswith("degrade; content:injection")
+        r = httpx.post(url + CHAT, json=chat(), headers=auth(aged))
+        assert r.headers["x-distillguard-action"] == "allow"

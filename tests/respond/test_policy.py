@@ -148,3 +148,25 @@ def test_signup_rule_can_be_turned_off_and_known_good_wins() -> None:
     assert off.decide(Signals(tier=Verification.NONE, signup_risk=0.99)).action is Action.ALLOW
     vouched = Signals(tier=Verification.NONE, signup_risk=0.99, known_good=True)
     assert POLICY.decide(vouched).action is Action.ALLOW
+
+
+def test_content_alone_leaves_an_established_verified_customer_to_the_audit() -> None:
+    hot = {"injection": 0.99, "overall": 0.99}
+    held = "content:injection=0.99 (earlier prompt)"
+    for kw in ({"content": hot}, {"held_content": held}):
+        new = POLICY.decide(Signals(tier=Verification.EMAIL, identity_risk=0.8, **kw))
+        assert new.action is Action.DEGRADE
+        unknown = POLICY.decide(Signals(tier=Verification.EMAIL, identity_risk=None, **kw))
+        assert unknown.action is Action.DEGRADE  # no account record: judged
+        old = POLICY.decide(Signals(tier=Verification.PHONE, identity_risk=0.3, **kw))
+        assert old.action is Action.ALLOW
+    everyone = Policy(PolicySettings(content_identity_at=None))
+    assert (
+        everyone.decide(Signals(tier=Verification.PHONE, identity_risk=0.3, content=hot)).action
+        is Action.DEGRADE
+    )
+    # the other rules still apply to the established account
+    online = POLICY.decide(
+        Signals(tier=Verification.PHONE, identity_risk=0.3, content=hot, online_score=0.7)
+    )
+    assert online.action is Action.DEGRADE and online.reasons[0].startswith("online score")

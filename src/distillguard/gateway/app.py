@@ -21,9 +21,11 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import structlog
 
+from distillguard.detect.behaviour.detectors import identity_risk_of
 from distillguard.detect.online import account_keys, link_hash, sibling_keys
 from distillguard.errors import (
     AuthenticationError,
@@ -62,6 +64,16 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+def _identity_risk(principal: KeyPrincipal, now: float) -> float | None:
+    """The audit's identity risk of the key's account at ``now`` (None without a creation
+    time): whether the policy lets content on its own act (``content_identity_at``)."""
+    created = principal.account_created_at
+    if created is None:
+        return None
+    age = np.array([(now - created.timestamp()) / 86_400.0])
+    return float(identity_risk_of(age, [str(principal.tier)], [principal.plan])[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,6 +593,9 @@ class GatewayApp:
                 retry_after_s=retry,
                 limit_reason=limit_reason,
                 signup_risk=principal.signup_risk,
+                identity_risk=_identity_risk(principal, now)
+                if content or view[2] is not None
+                else None,
             )
         )
         action = decision.action

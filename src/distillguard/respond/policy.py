@@ -37,7 +37,8 @@ class Signals:
     detection is off, or prompts are scored off the request path; then ``held_content`` names
     a recent prompt of the account that crossed the content threshold (it degrades the
     account's requests for ``content_hold_s``). ``retry_after_s`` is set when a rate limit is
-    exhausted.
+    exhausted. ``identity_risk`` (the audit's ``identity_risk`` score of the account, None
+    without a record) decides whether content on its own acts (``content_identity_at``).
     """
 
     tier: Verification
@@ -50,6 +51,7 @@ class Signals:
     retry_after_s: float | None = None
     limit_reason: str | None = None
     signup_risk: float | None = None
+    identity_risk: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,12 @@ class Policy:
             else:
                 raise_to(Action.DEGRADE, why)
 
-        if s.content:
+        judged = (
+            p.content_identity_at is None
+            or s.identity_risk is None
+            or s.identity_risk >= p.content_identity_at
+        )
+        if s.content and judged:
             name, value = max(
                 ((k, v) for k, v in s.content.items() if k in self._content_signals),
                 key=lambda kv: kv[1],
@@ -159,7 +166,7 @@ class Policy:
             elif value >= p.content_degrade_at:
                 raise_to(Action.DEGRADE, f"content:{name}={value:.2f}")
 
-        if s.held_content is not None:
+        if s.held_content is not None and judged:
             raise_to(Action.DEGRADE, s.held_content)
 
         if action is Action.ALLOW and not reasons:

@@ -14,6 +14,7 @@ from distillguard.detect.behaviour.detectors import (
     ReleaseChasing,
     TimingRegularity,
     VolumeShape,
+    identity_risk_of,
 )
 from distillguard.detect.behaviour.frame import AccountFrame
 
@@ -216,3 +217,7 @@ def test_identity_risk_fresh_unverified_vs_aged_organisation_and_missing_records
     assert s["fresh"] > 0.9
     assert s["aged"] == 0.0
     assert np.isnan(s["unknown"])
+    # the scalar form the gateway's policy reads gives the same numbers
+    one = identity_risk_of(np.array([0.5, 400.0, np.nan]), ["none", "organization", None],
+                           ["free", "enterprise", None])  # fmt: skip
+    assert one[0] == s["fresh"] and one[1] == 0.0 and np.isnan(one[2])

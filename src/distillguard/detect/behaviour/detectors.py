@@ -8,7 +8,7 @@ simulator; the combination weights live in detect/combine.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 import numpy as np
@@ -28,6 +28,7 @@ __all__ = [
     "TemplateConcentration",
     "TimingRegularity",
     "VolumeShape",
+    "identity_risk_of",
 ]
 
 _REPORT_FROM = 0.3  # reasons are written for accounts whose evidence reaches this
@@ -356,6 +357,18 @@ _WEAK_TIERS = {"none": 1.0, "email": 0.8, "phone": 0.4, "document": 0.1, "organi
 _PAID_PLANS = {"enterprise": 0.0, "pay_as_you_go": 0.6, "free": 1.0}
 
 
+def identity_risk_of(
+    age_days: np.ndarray, tiers: Iterable[object], plans: Iterable[object]
+) -> np.ndarray:
+    """:class:`IdentityRisk`'s score from an account's age (days), verification tier and plan;
+    NaN where the age is unknown. The gateway's policy reads the same score per request."""
+    fresh = 1.0 - ramp(np.asarray(age_days, dtype=np.float64), 2.0, 30.0)
+    weak = np.array([_WEAK_TIERS.get(str(t), 0.7) if t else 0.7 for t in tiers])
+    plan = np.array([_PAID_PLANS.get(str(p), 0.5) if p else 0.5 for p in plans])
+    scores = 0.45 * fresh + 0.4 * weak + 0.15 * plan
+    return np.asarray(np.where(np.isfinite(scores), scores, np.nan))
+
+
 class IdentityRisk:
     """Throwaway identity: an account that started sending traffic soon after sign-up, with
     little or no verification, on a free or prepaid plan. Alone it accuses nobody (every new
@@ -371,13 +384,9 @@ class IdentityRisk:
     def evaluate(self, frame: AccountFrame) -> Evidence:
         created = frame.col("created_t")
         age_days = (frame.col("first_t") - created) / 86400.0
-        fresh = 1.0 - ramp(age_days, 2.0, 30.0)
         tiers = frame.txt("verification")
         plans = frame.txt("plan")
-        weak = np.array([_WEAK_TIERS.get(str(t), 0.7) if t else 0.7 for t in tiers])
-        plan = np.array([_PAID_PLANS.get(str(p), 0.5) if p else 0.5 for p in plans])
-        scores = np.where(np.isfinite(created), 0.45 * fresh + 0.4 * weak + 0.15 * plan, np.nan)
-        scores = np.where(np.isfinite(scores), scores, np.nan)
+        scores = identity_risk_of(age_days, tiers, plans)
 
         def why(i: int) -> tuple[str, ...]:
             return (
