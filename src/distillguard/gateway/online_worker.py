@@ -58,6 +58,7 @@ import orjson
 import structlog
 
 from distillguard.respond.enforcement import parse_predict_reference, predict_reference_document
+from distillguard.respond.policy import hottest
 from distillguard.settings import PolicySettings
 
 if TYPE_CHECKING:
@@ -124,11 +125,7 @@ def _hot(
 ) -> str | None:
     if not content:
         return None
-    name, value = max(
-        ((k, v) for k, v in content.items() if k in signals),
-        key=lambda kv: kv[1],
-        default=("overall", 0.0),
-    )
+    name, value = hottest(content, signals)
     return f"content:{name}={value:.2f} (earlier prompt)" if value >= threshold else None
 
 

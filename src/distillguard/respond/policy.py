@@ -9,7 +9,7 @@ block > challenge > throttle > degrade > allow, and every rule that fired leaves
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from distillguard.detect.verdicts import Response
@@ -17,7 +17,7 @@ from distillguard.events.records import Action, Verification
 from distillguard.respond.enforcement import EnforcementEntry
 from distillguard.settings import PolicySettings
 
-__all__ = ["ACTION_SEVERITY", "Decision", "Policy", "Signals"]
+__all__ = ["ACTION_SEVERITY", "Decision", "Policy", "Signals", "hottest"]
 
 ACTION_SEVERITY: Mapping[Action, int] = {
     Action.ALLOW: 0,
@@ -64,6 +64,17 @@ class Decision:
 
 
 _ALLOW = Decision(Action.ALLOW)
+
+
+def hottest(content: Mapping[str, float], signals: Collection[str]) -> tuple[str, float]:
+    """The strongest of ``signals`` in a prompt's content scores, as ``(name, value)``;
+    ``("overall", 0.0)`` when none of them is there. The policy and the online scorer's hold
+    judge a prompt by it."""
+    return max(
+        ((k, v) for k, v in content.items() if k in signals),
+        key=lambda kv: kv[1],
+        default=("overall", 0.0),
+    )
 
 
 class Policy:
@@ -156,11 +167,7 @@ class Policy:
             or s.identity_risk >= p.content_identity_at
         )
         if s.content and judged:
-            name, value = max(
-                ((k, v) for k, v in s.content.items() if k in self._content_signals),
-                key=lambda kv: kv[1],
-                default=("overall", 0.0),
-            )
+            name, value = hottest(s.content, self._content_signals)
             if p.content_block_at is not None and value >= p.content_block_at:
                 raise_to(Action.BLOCK, f"content:{name}={value:.2f}")
             elif value >= p.content_degrade_at:
