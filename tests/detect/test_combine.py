@@ -7,6 +7,7 @@ import numpy as np
 from distillguard.detect.combine import (
     ClusterScore,
     TemplateTies,
+    closed_members,
     cluster_scores,
     guilty_strength,
     lift,
@@ -216,3 +217,29 @@ def test_customers_below_the_flag_line_do_not_make_each_other_guilty() -> None:
         guilty, label, _plain_strength(src, dst, w, 7), clusters, (src, dst, w)
     )
     assert lifted[1] > final[1] + 0.15
+
+
+def test_a_closed_member_of_a_cluster_of_concern_takes_its_score() -> None:
+    # rows 0-3: a fleet of hobbyist-looking accounts whose links all run inside their cluster,
+    # each doing two of the three behaviours; row 4: one of them doing only one; row 5: a
+    # customer in the cluster with a third of its link weight outside it
+    label = np.zeros(6, dtype=np.int64)
+    clusters = {0: ClusterScore(0.55, 0.02, 0.4, 60, 0.5)}
+    inside = np.array([1.0, 0.95, 0.92, 1.0, 1.0, 0.66])
+    strength_all = np.ones(6)
+    joint = np.array([0.6, 0.5, 0.9, 1.0, 0.2, 0.8])
+    closed = closed_members(label, clusters, inside, strength_all, joint)
+    assert closed.tolist() == [True, True, True, True, False, False]
+    # loosely tied, or in a cluster below the flag line, or scored without collective evidence
+    assert not closed_members(label, clusters, inside, np.full(6, 0.5), joint).any()
+    below = {0: ClusterScore(0.45, 0.02, 0.4, 60, 0.5)}
+    assert not closed_members(label, below, inside, strength_all, joint).any()
+    plain = {0: ClusterScore(0.9, 0.02, 0.4, 60, 0.0)}
+    assert not closed_members(label, plain, inside, strength_all, joint).any()
+    # a cluster whose members look guilty alone is left to the lift: a customer whose links
+    # happen to run into a sign-up farm is judged by its links to the guilty
+    guilty = {0: ClusterScore(1.0, 0.48, 0.4, 60, 1.0)}
+    assert not closed_members(label, guilty, inside, strength_all, joint).any()
+    # an account in no cluster is nobody's closed member
+    none = np.full(6, -1)
+    assert not closed_members(none, clusters, inside, strength_all, joint).any()

@@ -184,7 +184,7 @@ def _stage_world(fleet_harvests: bool) -> tuple[np.ndarray, np.ndarray, np.ndarr
     comm = Communities(
         np.zeros(n, dtype=np.int64), np.zeros(n), {0: 0.3}, {0: np.arange(n)}, np.ones(n)
     )
-    _, _, _, final = network_stage(frame, own, graph, comm)
+    final = network_stage(frame, own, graph, comm).final
     return own, final, fleet
 
 
@@ -245,3 +245,50 @@ def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watche
     for a in ("a3", "a4", "a5"):
         assert by[a].response is Response.NONE
         assert not any("to review" in r for r in by[a].reasons)
+
+
+def test_a_closed_member_is_flagged_with_the_reason() -> None:
+    from datetime import UTC, datetime
+
+    from distillguard.detect.behaviour.frame import AccountFrame
+    from distillguard.detect.combine import ClusterScore
+    from distillguard.detect.engine import AuditOptions, _build_result, _Scored
+    from distillguard.detect.network.communities import Communities
+    from distillguard.detect.network.links import LinkGraph
+
+    n = 4
+    frame = AccountFrame(
+        ids=np.array([f"a{i}" for i in range(n)], dtype=object),
+        num={
+            "n_events": np.full(n, 10.0),
+            "last_t": np.full(n, 1.7e9),
+            "period_start": np.full(n, 1.7e9 - 86400),
+            "period_end": np.full(n, 1.7e9),
+        },
+    )
+    # a0-a3 one cluster of concern at 0.55; a0 and a1 are closed members and took its score
+    label = np.zeros(n, dtype=np.int64)
+    own = np.array([0.02, 0.03, 0.02, 0.04])
+    closed = np.array([True, True, False, False])
+    sc = _Scored(
+        frame=frame,
+        evidence={},
+        own=own,
+        final=np.where(closed, 0.55, own),
+        graph=LinkGraph(n, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)),
+        comm=Communities(label, np.zeros(n), {0: 0.4}, {0: np.arange(n)}),
+        clusters={0: ClusterScore(0.55, 0.03, 0.4, n, 0.6)},
+        override=[None] * n,
+        texts_scored=0,
+        sampled=False,
+        content_available=True,
+        notes=(),
+        closed=closed,
+    )
+    by = _build_result(sc, AuditOptions(), datetime.now(UTC), None, False, 40).by_account()
+    for a in ("a0", "a1"):
+        assert by[a].flagged
+        assert any(r.startswith("closed member of cluster C0001") for r in by[a].reasons)
+    for a in ("a2", "a3"):
+        assert not by[a].flagged
+        assert not any(r.startswith("closed member") for r in by[a].reasons)

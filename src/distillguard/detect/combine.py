@@ -114,6 +114,9 @@ from distillguard.detect.findings import Evidence
 __all__ = [
     "BIAS",
     "BIAS_METADATA",
+    "CLOSED_INSIDE",
+    "CLOSED_JOINT",
+    "CLOSED_STRENGTH",
     "COLLECTIVE_LIFT_WEIGHT",
     "COLLECTIVE_WEIGHT",
     "CONTENT_DETECTORS",
@@ -128,6 +131,7 @@ __all__ = [
     "WEIGHTS_METADATA",
     "ClusterScore",
     "account_logits",
+    "closed_members",
     "cluster_scores",
     "guilty_strength",
     "lift",
@@ -184,6 +188,15 @@ TEMPLATE_CARRY = (0.1, 0.5)
 # hard tuning world 7, customers flagged through the collective part at 0.21-0.37, the fleet's
 # members it lifts at a median 0.54-0.66.
 FLEET_SHARE = (0.3, 0.6)
+# A closed member of a cluster of concern (closed_members): at least CLOSED_INSIDE of its link
+# weight runs inside its cluster, its links of any kind bind it at least CLOSED_STRENGTH, and it
+# does two of the three things a harvesting job does at least CLOSED_JOINT. In the tuning worlds
+# customers in a fleet's cluster keep a third or more of their link weight outside it (the
+# exits and fingerprints they share with strangers); so did the seven customers of the one
+# cluster of concern made only of customers (tuning seed 1, 1-17% of their weight inside).
+CLOSED_INSIDE = 0.9
+CLOSED_STRENGTH = 0.9
+CLOSED_JOINT = 0.5
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -284,6 +297,47 @@ def lift(
     p = np.clip(own, 1e-6, 1 - 1e-6)
     lifted = sigmoid(np.log(p / (1 - p)) + boost)
     return np.asarray(np.maximum(own, lifted))
+
+
+def closed_members(
+    label: np.ndarray,
+    clusters: Mapping[int, ClusterScore],
+    inside: np.ndarray,
+    strength_all: np.ndarray,
+    joint: np.ndarray,
+) -> np.ndarray:
+    """Per account, whether it is a *closed member* of a cluster of concern, which then takes
+    the cluster's score (the network stage keeps the larger of it and the lifted score).
+
+    The cluster scores at least ``GUILTY_AT`` with collective evidence (``collective`` > 0) while
+    its members look innocent alone (``member_mean``, the mean own score of its more suspicious
+    half, below ``SUSPICIOUS_AT``: where members look guilty alone, the lift judges the others
+    by their links to them; a researcher whose links all ran into a sign-up farm's cluster at an
+    audit of half a day took the cluster's score 1.0 in tuning world 3 without this);
+    ``inside[i]``, the share of the member's link weight that runs to cluster-mates
+    (``network.collective.fleet_share`` with every member counted), is at least
+    ``CLOSED_INSIDE``; ``strength_all[i]`` is at least ``CLOSED_STRENGTH``; and ``joint[i]``, its
+    part in two of the three collective behaviours (the middle of chase, sweep and harvest), at
+    least ``CLOSED_JOINT``.
+
+    :func:`lift` multiplies the cluster's score, its collective evidence and the member's part,
+    which is right for a member with a world outside its cluster, and leaves a fleet whose every
+    account looks like a hobbyist (own scores near 0.02) below the line however closed it is: a
+    distillation operator that shares nothing but its client stack across eighty home
+    addresses (``benchmarks.foreign``) formed a cluster of concern at 0.51-0.59 and none of its
+    members reached 0.2. A customer that modularity merged into a fleet's cluster mostly has
+    links outside it."""
+    cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in label.tolist()])
+    col = np.array([clusters[c].collective if c >= 0 else 0.0 for c in label.tolist()])
+    alone = np.array([clusters[c].member_mean if c >= 0 else 1.0 for c in label.tolist()])
+    return np.asarray(
+        (alone < SUSPICIOUS_AT)
+        & (cs >= GUILTY_AT)
+        & (col > 0.0)
+        & (np.nan_to_num(inside) >= CLOSED_INSIDE)
+        & (np.nan_to_num(strength_all) >= CLOSED_STRENGTH)
+        & (np.nan_to_num(joint) >= CLOSED_JOINT)
+    )
 
 
 @dataclass(frozen=True, slots=True)

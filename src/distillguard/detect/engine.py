@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +39,7 @@ from distillguard.detect.combine import (
     ClusterScore,
     TemplateTies,
     account_logits,
+    closed_members,
     cluster_scores,
     lift_from_guilty,
     sigmoid,
@@ -484,13 +485,25 @@ _KIND_OF = {
 }
 
 
+class NetworkOutcome(NamedTuple):
+    """What the network stage decided: the final communities, their collective evidence and
+    scores, the members' scores after the lift, and which members took their cluster's score as
+    closed members (``combine.closed_members``)."""
+
+    comm: Communities
+    collective: dict[int, Collective]
+    clusters: dict[int, ClusterScore]
+    final: np.ndarray
+    closed: np.ndarray
+
+
 def network_stage(
     frame: AccountFrame, own: np.ndarray, graph: LinkGraph, comm: Communities
-) -> tuple[Communities, dict[int, Collective], dict[int, ClusterScore], np.ndarray]:
+) -> NetworkOutcome:
     """From the link graph and its communities to the final scores: split big innocent-looking
     communities, carve low-and-slow cores out of communities of strangers, score each cluster
-    (its members, cohesion, size and collective behaviour) and lift the members. Pure; returns
-    the final communities, their collective evidence and scores, and the lifted scores."""
+    (its members, cohesion, size and collective behaviour), lift the members and give closed
+    members their cluster's score. Pure."""
     orgs = frame.txt("org_id")
     chase, coverage = participation(frame)
     harvesting = harvest(frame)
@@ -572,7 +585,19 @@ def network_stage(
             graph.template_share,
         ),
     )
-    return comm, collective, clusters, final
+    # A fleet whose members each look like a hobbyist stays below the line through the lift
+    # however closed it is; a member with no world outside a cluster of concern, doing what the
+    # cluster does, takes the cluster's score (combine.closed_members).
+    closed = closed_members(
+        comm.label,
+        clusters,
+        fleet_share(tied.src, tied.dst, tied.weight, comm.label, np.ones(len(frame))),
+        comm.strength_all,
+        np.median(np.stack([backed, cov, harvesting]), axis=0),
+    )
+    cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in comm.label.tolist()])
+    final = np.where(closed, np.maximum(final, cs), final)
+    return NetworkOutcome(comm, collective, clusters, final, closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,6 +615,7 @@ class _Scored:
     content_available: bool
     notes: tuple[str, ...]
     collective: dict[int, Collective] = field(default_factory=dict)
+    closed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def audit_frame(
@@ -648,7 +674,7 @@ def audit_frame(
     own = sigmoid(logit)
     graph, comm = _network(con, frame, events, accounts, top_templates)
     orgs = frame.txt("org_id")
-    comm, collective, clusters, final = network_stage(frame, own, graph, comm)
+    comm, collective, clusters, final, closed = network_stage(frame, own, graph, comm)
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None
         for a, o in zip(frame.ids, orgs, strict=True)
@@ -667,6 +693,7 @@ def audit_frame(
         content_available,
         tuple(notes),
         collective,
+        closed,
     )
 
 
@@ -774,7 +801,15 @@ def _build_result(
         )
         for _, rs in contrib:
             reasons.extend(rs)
-        if label >= 0 and sc.final[i] > sc.own[i] + 1e-9:
+        if label >= 0 and sc.closed.shape[0] == n and sc.closed[i]:
+            cs = sc.clusters[label]
+            reasons.append(
+                f"closed member of cluster {_cluster_id(label)} ({cs.size} accounts, cluster "
+                f"score {cs.score:.2f} from what its members do together, each looking innocent "
+                f"alone): its links run inside the cluster and it does two of those things; own "
+                f"score {sc.own[i]:.2f} raised to the cluster's"
+            )
+        elif label >= 0 and sc.final[i] > sc.own[i] + 1e-9:
             cs = sc.clusters[label]
             reasons.append(
                 f"linked into cluster {_cluster_id(label)} ({cs.size} accounts, cluster score "
