@@ -48,8 +48,17 @@ REPLAY_CONFIRM = 1
 EVAL_SEEDS = (101, 102, 103)
 
 
-def _world(seed: int, accounts: int, hard: bool, out: Path, volume_scale: float = 1.0) -> Path:
+def _world(
+    seed: int,
+    accounts: int,
+    hard: bool,
+    out: Path,
+    volume_scale: float = 1.0,
+    days: float = 1.0,
+) -> Path:
     cfg = scenario("mixed", seed=seed, accounts=accounts, volume_scale=volume_scale)
+    if days != 1.0:
+        cfg = cfg.model_copy(update={"days": days})
     if hard:
         campaigns = tuple(
             c.model_copy(update={"paraphrase_rate": 0.95, "infrastructure_reuse": 0.03})
@@ -272,18 +281,25 @@ def _replay_options(windows: int, horizon_h: float | None, confirm: int) -> Audi
 
 
 def quality(
-    seeds: list[int], accounts: int, hard: bool, windows: int, horizon_h: float | None, confirm: int
+    seeds: list[int],
+    accounts: int,
+    hard: bool,
+    windows: int,
+    horizon_h: float | None,
+    confirm: int,
+    days: float = 1.0,
+    replay: bool = True,
 ) -> dict[str, Any]:
     model = ContentModel.load()
     runs: dict[str, list[dict[str, Any]]] = {"content": [], "metadata": []}
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="dg-detect-bench-") as tmp:
-            world = _world(seed, accounts, hard, Path(tmp) / "world")
+            world = _world(seed, accounts, hard, Path(tmp) / "world", days=days)
             with Store.open(":memory:") as store:
                 _load(store, world)
                 opts = _replay_options(windows, horizon_h, confirm)
                 res = audit_store(
-                    store, replay=True, content=model, templates=template_id, options=opts
+                    store, replay=replay, content=model, templates=template_id, options=opts
                 )
                 replay_s = next(
                     (float(n.split("(")[1].split(" s)")[0]) for n in res.stats.notes
@@ -297,7 +313,7 @@ def quality(
                         "replay_horizon_h": horizon_h,
                         "replay_confirm": confirm,
                         "replay_s": replay_s,
-                        **evaluate(res, store, model),
+                        **evaluate(res, store, model if replay else None),
                     }
                 )
                 res = audit_store(store, replay=False, content=None, templates=None)
@@ -348,13 +364,23 @@ def _mean(runs: list[dict[str, Any]], key: str) -> float:
     return float(np.mean([r[key] for r in runs]))
 
 
-def _markdown(runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool) -> str:
+def _markdown(
+    runs: dict[str, list[dict[str, Any]]], cmd: str, hard: bool, days: float = 1.0
+) -> str:
     seeds = [r["seed"] for r in runs["content"]]
+    span = f"{days:g}-day logs, " if days != 1.0 else ""
     lines = [
-        f"## detect: audit quality {'(hard variant) ' if hard else ''}on evaluation seeds {seeds}",
+        f"## detect: audit quality {'(hard variant) ' if hard else ''}on {span}evaluation "
+        f"seeds {seeds}",
         "",
         f"Command: `{cmd}`. Tuning seeds {list(TUNING_SEEDS)} were the only ones looked at "
-        "while setting thresholds and fitting the combination weights.",
+        "while setting thresholds and fitting the combination weights."
+        + (
+            f" Each world is the `mixed` scenario over {days:g} days (the same populations and "
+            "campaigns, every account active across the period), audited as one log."
+            if days != 1.0
+            else ""
+        ),
         "",
         "| mode | precision | recall | recall @ 0.1% benign FPR | benign FPR | benign flagged "
         "at any time (replay) | est. / true suspicious share |",
@@ -490,6 +516,12 @@ def main() -> None:
     )
     parser.add_argument("--child-replay", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--hard", action="store_true")
+    parser.add_argument(
+        "--days", type=float, default=1.0, help="simulate and audit logs of this many days"
+    )
+    parser.add_argument(
+        "--no-replay", action="store_true", help="final audits only (no deployment replay)"
+    )
     parser.add_argument("--speed", type=int, nargs="*", default=[])
     parser.add_argument("--child-audit", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -532,10 +564,14 @@ def main() -> None:
         args.replay_windows,
         args.replay_horizon_hours or None,
         args.replay_confirm,
+        days=args.days,
+        replay=not args.no_replay,
     )
-    text = _markdown(runs, cmd.strip(), args.hard)
+    text = _markdown(runs, cmd.strip(), args.hard, args.days)
     print(text)
     name = "detect-hard" if args.hard else "detect"
+    if args.days != 1.0:
+        name += f"-{args.days:g}d"
     record(name, text, {"command": cmd, "tuning_seeds": TUNING_SEEDS, "runs": runs})
 
 

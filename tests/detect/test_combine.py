@@ -240,6 +240,10 @@ def test_a_closed_member_of_a_cluster_of_concern_takes_its_score() -> None:
     # happen to run into a sign-up farm is judged by its links to the guilty
     guilty = {0: ClusterScore(1.0, 0.48, 0.4, 60, 1.0)}
     assert not closed_members(label, guilty, inside, strength_all, joint).any()
+    # a community of strangers most of whom do neither: nobody in it is a closed member, however
+    # much of their link weight it holds
+    strangers = np.array([0.6, 0.1, 0.0, 0.2, 0.0, 0.7])
+    assert not closed_members(label, clusters, inside, strength_all, strangers).any()
     # an account in no cluster is nobody's closed member
     none = np.full(6, -1)
     assert not closed_members(none, clusters, inside, strength_all, joint).any()

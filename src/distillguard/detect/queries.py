@@ -103,6 +103,20 @@ chase AS (
                AS hours_to_new_model
     FROM e, release r WHERE e.t >= r.first_t GROUP BY e.account_id
 ),
+daily AS (
+    -- Per account and UTC day: what the volume and rotation detectors judge on a log longer
+    -- than a day (a customer's addresses and requests add up over a week, a day's do not).
+    SELECT account_id, count(*) AS n, count(DISTINCT subnet) AS subnets,
+           count(DISTINCT asn) AS asns, count(DISTINCT country) AS countries,
+           count(DISTINCT client_fingerprint) AS fps
+    FROM e GROUP BY account_id, CAST(floor(t / 86400) AS BIGINT)
+),
+day_stats AS (
+    SELECT account_id, median(n) AS day_events, median(subnets) AS day_subnets,
+           median(asns) AS day_asns, median(countries) AS day_countries,
+           median(fps) AS day_fingerprints
+    FROM daily GROUP BY account_id
+),
 acct AS (
     SELECT account_id,
            any_value(org_id) AS event_org_id,
@@ -138,6 +152,8 @@ acct AS (
     FROM e GROUP BY account_id
 )
 SELECT a.*,
+       (a.last_t - a.first_t) / 86400.0 AS span_days,
+       d.day_events, d.day_subnets, d.day_asns, d.day_countries, d.day_fingerprints,
        coalesce(g.gap_mean, 0) AS gap_mean, coalesce(g.gap_std, 0) AS gap_std,
        coalesce(g.n_gaps, 0) AS n_gaps,
        coalesce(g.share_subsecond_gaps, 0) AS share_subsecond_gaps,
@@ -153,6 +169,7 @@ SELECT a.*,
        acc.account_id IS NOT NULL AS has_account_record
 FROM acct a
 CROSS JOIN period p
+LEFT JOIN day_stats d USING (account_id)
 LEFT JOIN gap_stats g USING (account_id)
 LEFT JOIN chase c USING (account_id)
 LEFT JOIN {accounts} acc ON acc.account_id = a.account_id

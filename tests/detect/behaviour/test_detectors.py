@@ -221,3 +221,56 @@ def test_identity_risk_fresh_unverified_vs_aged_organisation_and_missing_records
     one = identity_risk_of(np.array([0.5, 400.0, np.nan]), ["none", "organization", None],
                            ["free", "enterprise", None])  # fmt: skip
     assert one[0] == s["fresh"] and one[1] == 0.0 and np.isnan(one[2])
+
+
+def test_over_a_week_volume_and_rotation_are_judged_on_a_typical_day() -> None:
+    # a traveller over seven days: 12 countries and 40 networks in all, 2 and 2 on a typical
+    # day; a busy customer: 3,500 requests in all, 500 a day; a proxy rotating every day
+    week = {"span_days": 6.8}
+    f = frame(
+        {
+            "traveller": {
+                **week, "n_events": 300, "n_subnets": 60, "n_asns": 40, "n_countries": 12,
+                "n_fingerprints": 2, "day_events": 45, "day_subnets": 6, "day_asns": 2,
+                "day_countries": 2, "day_fingerprints": 1,
+            },
+            "busy": {
+                **week, "n_events": 3500, "active_hours": 60, "mean_completion_tokens": 1200,
+                "share_long_completion": 0.5, "day_events": 500,
+            },
+            "proxy": {
+                **week, "n_events": 700, "n_subnets": 600, "n_asns": 200, "n_countries": 40,
+                "n_fingerprints": 1, "day_events": 100, "day_subnets": 90, "day_asns": 30,
+                "day_countries": 12, "day_fingerprints": 1,
+            },
+        }
+    )  # fmt: skip
+    infra = InfraDiversity().evaluate(f)
+    s = dict(zip(f.ids, infra.scores, strict=True))
+    assert s["traveller"] == 0.0
+    assert s["proxy"] == 1.0
+    assert any("a typical day" in r for r in infra.reasons[list(f.ids).index("proxy")])
+    vol = dict(zip(f.ids, VolumeShape().evaluate(f).scores, strict=True))
+    one = frame(
+        {"busy": {"n_events": 3500, "active_hours": 60, "mean_completion_tokens": 1200,
+                  "share_long_completion": 0.5}}
+    )  # fmt: skip
+    whole = {"busy": float(VolumeShape().evaluate(one).scores[0])}
+    assert vol["busy"] < whole["busy"]
+
+
+def test_a_log_of_a_day_or_less_is_judged_on_the_whole_log() -> None:
+    # the day columns are there but the account's traffic spans under a day: the counts over
+    # the log are its day (and a frame without them, the online scorer's, is judged the same)
+    row = {
+        "n_events": 100,
+        "n_subnets": 80,
+        "n_asns": 30,
+        "n_countries": 12,
+        "n_fingerprints": 1,
+    }
+    day = {"day_events": 50, "day_subnets": 2, "day_asns": 1, "day_countries": 1,
+           "day_fingerprints": 1}  # fmt: skip
+    f = frame({"a": {**row, **day, "span_days": 0.9}, "b": row})
+    s = InfraDiversity().evaluate(f).scores
+    assert s[0] == s[1] == 1.0

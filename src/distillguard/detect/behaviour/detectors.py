@@ -52,6 +52,25 @@ def _pct(x: float) -> str:
     return f"{100.0 * x:.0f}%"
 
 
+def _multi_day(frame: AccountFrame) -> np.ndarray:
+    """Per account, whether its traffic spans more than a day, so that the volume and rotation
+    detectors judge its typical day (``day_*``: medians over its active UTC days) rather than
+    the whole log: over a week a customer's requests add up to a harvester's day and a
+    traveller's or a mobile user's addresses to a proxy's (tuning world 1 over seven days, judged
+    on the whole log: three customers flagged by volume and rotation alone). False where the
+    day columns were never computed (the online scorer's frames) or the span is a day or less,
+    which leaves a one-day log judged exactly as before."""
+    span = frame.col("span_days")
+    has_days = np.isfinite(frame.col("day_events"))
+    return np.asarray(np.isfinite(span) & (span > 1.0) & has_days)
+
+
+def _typical(frame: AccountFrame, multi: np.ndarray, whole: str, day: str) -> np.ndarray:
+    """``whole`` (a count over the log), or ``day`` (its median per active day) where
+    ``multi``."""
+    return np.asarray(np.where(multi, frame.col(day), frame.col(whole)))
+
+
 class VolumeShape:
     """Harvesting volume: many requests with long completions (distillation wants long,
     complete answers). Enterprise batch jobs also send volume, so alone this is weak evidence.
@@ -67,8 +86,9 @@ class VolumeShape:
     doc_uri: ClassVar[str] = "https://arxiv.org/abs/2306.02707"
 
     def evaluate(self, frame: AccountFrame) -> Evidence:
-        n = frame.col("n_events")
-        per_hour = n / np.maximum(frame.col("active_hours"), 1.0)
+        multi = _multi_day(frame)
+        per_hour = frame.col("n_events") / np.maximum(frame.col("active_hours"), 1.0)
+        n = _typical(frame, multi, "n_events", "day_events")
         ct = _nz(frame.col("mean_completion_tokens"))
         long_share = _nz(frame.col("share_long_completion"))
         shape = np.maximum(ramp(ct, 400.0, 1500.0), ramp(long_share, 0.2, 0.7))
@@ -82,13 +102,14 @@ class VolumeShape:
         scores = np.where(no_tokens, 0.5 * vol, scores)
 
         def why(i: int) -> tuple[str, ...]:
+            volume = f"{int(n[i])} requests{' a day' if multi[i] else ''}"
             if no_tokens[i]:
                 return (
-                    f"{int(n[i])} requests ({per_hour[i]:.0f}/active hour); completion length "
+                    f"{volume} ({per_hour[i]:.0f}/active hour); completion length "
                     "unknown (the log has no token counts)",
                 )
             return (
-                f"{int(n[i])} requests ({per_hour[i]:.0f}/active hour), mean completion "
+                f"{volume} ({per_hour[i]:.0f}/active hour), mean completion "
                 f"{ct[i]:.0f} tokens, {_pct(long_share[i])} over 1,000 tokens",
             )
 
@@ -324,11 +345,12 @@ class InfraDiversity:
     doc_uri: ClassVar[str] = "https://arxiv.org/abs/2205.11443"
 
     def evaluate(self, frame: AccountFrame) -> Evidence:
-        n = np.maximum(_nz(frame.col("n_events")), 1.0)
-        asns = _nz(frame.col("n_asns"))
-        countries = _nz(frame.col("n_countries"))
-        subnets = _nz(frame.col("n_subnets"))
-        fps = _nz(frame.col("n_fingerprints"))
+        multi = _multi_day(frame)
+        n = np.maximum(_nz(_typical(frame, multi, "n_events", "day_events")), 1.0)
+        asns = _nz(_typical(frame, multi, "n_asns", "day_asns"))
+        countries = _nz(_typical(frame, multi, "n_countries", "day_countries"))
+        subnets = _nz(_typical(frame, multi, "n_subnets", "day_subnets"))
+        fps = _nz(_typical(frame, multi, "n_fingerprints", "day_fingerprints"))
         # A column never computed (the online scorer's frames) means the ASNs are there.
         no_asn = frame.col("share_has_asn") == 0.0
         asns = np.where(no_asn, subnets / 3.0, asns)
@@ -340,14 +362,16 @@ class InfraDiversity:
         )
 
         def why(i: int) -> tuple[str, ...]:
+            day = " (a typical day)" if multi[i] else ""
             if no_asn[i]:
                 return (
                     f"{int(n[i])} requests from {int(subnets[i])} subnets (the log has no ASNs), "
-                    f"{int(countries[i])} countries, {int(fps[i])} device fingerprints",
+                    f"{int(countries[i])} countries, {int(fps[i])} device fingerprints{day}",
                 )
             return (
                 f"{int(n[i])} requests from {int(subnets[i])} subnets in {int(asns[i])} "
-                f"networks and {int(countries[i])} countries, {int(fps[i])} device fingerprints",
+                f"networks and {int(countries[i])} countries, {int(fps[i])} device "
+                f"fingerprints{day}",
             )
 
         return Evidence(self.name, scores, _reasons(scores, why))
