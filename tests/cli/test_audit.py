@@ -165,3 +165,51 @@ def test_audit_keeps_chat_events_without_prompt_text_and_says_so(
     assert not (out / "rejects.jsonl").exists() or not (out / "rejects.jsonl").read_text()
     verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     assert {v["account_id"] for v in verdicts} == {json.loads(x)["account_id"] for x in lines[:400]}
+
+
+def test_audit_of_the_last_hours_of_a_store_reads_that_window_and_leaves_the_store(
+    world: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "dg.duckdb"
+    res = CliRunner().invoke(app, ["ingest", *_files(world), "--db", str(db),
+                                   "--rejects", str(tmp_path / "rej.jsonl")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with Store.open(db) as store:
+        n_all, hi = store.con.sql("SELECT count(*), max(ts) FROM events").fetchall()[0]
+        in_window = {
+            a
+            for (a,) in store.con.execute(
+                "SELECT DISTINCT account_id FROM events "
+                "WHERE ts > ?::TIMESTAMPTZ - INTERVAL 2 HOUR",
+                [hi],
+            ).fetchall()
+        }
+    out = tmp_path / "out-last"
+    res = CliRunner().invoke(
+        app, ["audit", "--db", str(db), "--out", str(out), "--last-hours", "2", "--no-content"]
+    )
+    assert res.exit_code == 0, res.output
+    verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert {v["account_id"] for v in verdicts} == in_window
+    assert "audited the last 2 h of the log only" in (out / "report.html").read_text()
+    with Store.open(db) as store:  # the window was the audit's alone
+        assert store.con.sql("SELECT count(*) FROM events").fetchall()[0][0] == n_all
+
+
+def test_a_log_of_several_days_audited_as_one_says_how_to_audit_a_day(tmp_path: Path) -> None:
+    world = tmp_path / "two-days"
+    simulate(scenario("mixed", seed=12, accounts=80, days=2.0), world)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["audit", *_files(world), "--out", str(out), "--no-content", "--no-report"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "audit a day at a time with --last-hours 24" in " ".join(res.output.split())
+    res = CliRunner().invoke(
+        app, ["audit", *_files(world), "--out", str(out), "--no-content", "--no-report",
+              "--last-hours", "24"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "audited the last 24 h of the log only" in text
+    assert "audit a day at a time" not in text

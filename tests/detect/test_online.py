@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from distillguard.detect.behaviour.detectors import InfraDiversity
 from distillguard.detect.engine import CONTENT_SIGNALS, EMPTY_ACCOUNTS, AuditOptions, audit_frame
 from distillguard.detect.online import (
     ABUSE_IDENTITY_AT,
@@ -34,6 +35,7 @@ from distillguard.detect.online import (
     score_state,
     sibling_keys,
     state_frame,
+    states_frame,
     update,
 )
 from tests.detect.test_engine import build_world
@@ -294,3 +296,27 @@ def test_attack_heads_count_a_prompt_only_when_sure_the_other_signals_from_half(
     hits = dict(zip(CONTENT_SIGNALS, st.content_hits, strict=True))
     assert hits["jailbreak"] == 1 and hits["extraction"] == 0 and hits["cot_elicitation"] == 1
     assert st.n_content == 3
+
+
+def test_a_long_lived_account_is_judged_on_its_typical_day() -> None:
+    # a traveller: each day of a week on one new network in one new country, 30 requests a day;
+    # over the week that is seven networks and countries, on a typical day one
+    st = initial_state()
+    for day in range(7):
+        for k in range(30):
+            ts = 86400.0 * (20_000 + day) + 3600.0 * 9 + 60.0 * k
+            st = fold(st, Observation(ts=ts, endpoint="chat.completions", model="atlas-2",
+                                      prompt_tokens=60, completion_tokens=300, content=None,
+                                      template_id=None, client_ip=f"198.51.{day}.{k % 3}",
+                                      asn=64500 + day, country=f"C{day}"))  # fmt: skip
+    assert len(st.countries) == 7 and len(st.asns) == 7
+    frame = states_frame([st])
+    assert frame.col("day_countries")[0] == 1 and frame.col("day_events")[0] == 30
+    assert frame.col("span_days")[0] > 6
+    week = InfraDiversity().evaluate(frame).scores[0]
+    # the same counts read as one day's (the online frames before the day columns existed)
+    frame.num.pop("day_events")
+    whole = InfraDiversity().evaluate(frame).scores[0]
+    assert week == 0.0 < whole
+    # the state survives the round trip the gateway's store makes
+    assert OnlineState.from_bytes(st.to_bytes()) == st

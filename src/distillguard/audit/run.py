@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from distillguard.store import Store
 __all__ = ["AuditRun", "load_known_good", "run_audit", "write_outputs"]
 
 log = structlog.get_logger(__name__)
+# A log audited as one that spans more than this gets a note (see _span_note).
+LONG_LOG_S = 1.5 * 86400.0
 
 ReportWriter = Callable[[Store, AuditResult, Path, Sequence[LabelRecord] | None], Path]
 
@@ -144,6 +147,7 @@ def run_audit(
     report: ReportWriter | None = None,
     replay_windows: int | None = None,
     replay_horizon_s: float | None = None,
+    last_s: float | None = None,
 ) -> AuditRun:
     """Audit ``events`` (ingested into a throwaway in-memory store) or the store at ``db``
     (events given with ``db`` are ingested into it first) and write the outputs to ``out``.
@@ -152,7 +156,8 @@ def run_audit(
     stage's ``write_report``); None skips it. Rejected input records go to
     ``out/rejects.jsonl``. ``replay_windows`` and ``replay_horizon_s`` set the periodic
     audits of ``replay`` (how many over the log, how far back each reads; defaults in
-    :class:`AuditOptions`).
+    :class:`AuditOptions`). ``last_s`` audits only the events of the last ``last_s`` seconds
+    of the log: everything, the report included, reads that window; the store is not changed.
     """
     if db is None and not events:
         raise InputFileError("--events", "give event files with --events or a store with --db")
@@ -177,25 +182,32 @@ def run_audit(
             replay_windows=replay_windows or AuditOptions().replay_windows,
             replay_horizon_s=replay_horizon_s,
         )
-        result = audit_store(
-            store,
-            settings,
-            replay=replay,
-            overrides=overrides,
-            content=scorer,
-            templates=template_fn,
-            options=opts,
-        )
-        if content_note is not None:
-            result = _with_note(result, content_note)
-        elif not content:
-            result = _with_note(result, "content detectors turned off (--no-content)")
-        # The range of the predict inputs this audit read, as the replay computes it after each
-        # periodic audit (same query, same per-account cap): the replay's figures assume it.
-        reference = predict_reference(store.con, "events", opts.predict_per_account)
-        files = write_outputs(result, out, audit_links(store.con, result), reference)
-        if report is not None:
-            files["report"] = report(store, result, out / "report.html", _labels(store))
+        window = _window(store, last_s) if last_s else None
+        try:
+            result = audit_store(
+                store,
+                settings,
+                replay=replay,
+                overrides=overrides,
+                content=scorer,
+                templates=template_fn,
+                options=opts,
+            )
+            for note in (window or _span_note(result), content_note):
+                if note is not None:
+                    result = _with_note(result, note)
+            if content_note is None and not content:
+                result = _with_note(result, "content detectors turned off (--no-content)")
+            # The range of the predict inputs this audit read, as the replay computes it after
+            # each periodic audit (same query, same per-account cap): the replay's figures
+            # assume it.
+            reference = predict_reference(store.con, "events", opts.predict_per_account)
+            files = write_outputs(result, out, audit_links(store.con, result), reference)
+            if report is not None:
+                files["report"] = report(store, result, out / "report.html", _labels(store))
+        finally:
+            if window is not None:
+                store.con.execute("DROP TABLE IF EXISTS temp.events")
         if ingested is not None and ingested.rejected and ingested.rejects_path is not None:
             files["rejects"] = ingested.rejects_path
     log.info(
@@ -205,6 +217,38 @@ def run_audit(
         generated_at=rfc3339(result.stats.finished),
     )
     return AuditRun(result, files, ingested)
+
+
+def _window(store: Store, last_s: float) -> str | None:
+    """Shadow the store's events with those of the last ``last_s`` seconds of the log (a
+    temporary table of this connection, dropped after the audit: the store is not changed) and
+    say so; None (nothing shadowed) when the log is empty."""
+    hi = store.con.sql("SELECT max(ts) FROM events").fetchall()[0][0]
+    if hi is None:
+        return None
+    store.con.execute(
+        "CREATE TEMP TABLE events AS SELECT * FROM events WHERE ts > ?",
+        [hi - timedelta(seconds=last_s)],
+    )
+    n, lo = store.con.sql("SELECT count(*), min(ts) FROM events").fetchall()[0]
+    return (
+        f"audited the last {last_s / 3600.0:g} h of the log only (--last-hours): {n:,} events "
+        f"from {rfc3339(lo)} to {rfc3339(hi)}"
+    )
+
+
+def _span_note(result: AuditResult) -> str | None:
+    """A word of advice when the log audited as one spans well over a day."""
+    t0, t1 = result.stats.period_start, result.stats.period_end
+    if t0 is None or t1 is None or (t1 - t0).total_seconds() <= LONG_LOG_S:
+        return None
+    days = (t1 - t0).total_seconds() / 86400.0
+    return (
+        f"the log spans {days:.1f} days, audited as one: the detectors are calibrated on a day "
+        "of traffic (volume and address spread are judged per day, but a week of prompts makes "
+        "a researcher's reasoning and rubric requests conclusive and links strangers who share "
+        "exits over the week); audit a day at a time with --last-hours 24"
+    )
 
 
 def _with_note(result: AuditResult, note: str) -> AuditResult:

@@ -52,6 +52,13 @@ def audit(
         min=0.0,
         help="How far back each periodic audit of --replay reads (default: the whole log so far).",
     ),
+    last_hours: float | None = typer.Option(
+        None,
+        "--last-hours",
+        min=0.0,
+        help="Audit only the last H hours of the log (a store that gathers day after day: "
+        "--last-hours 24 judges the latest day, as the detectors are calibrated).",
+    ),
     no_content: bool = typer.Option(
         False, "--no-content", help="Ignore prompt text: metadata-only detectors."
     ),
@@ -78,6 +85,7 @@ def audit(
         replay_horizon_s=3600.0 * replay_horizon_hours if replay_horizon_hours else None,
         content=not no_content,
         report=None if no_report else write_report,
+        last_s=3600.0 * last_hours if last_hours else None,
     )
     console = Console()
     if run.ingested is not None and (run.ingested.rejected or run.ingested.no_text):

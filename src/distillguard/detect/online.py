@@ -209,6 +209,12 @@ class OnlineScore:
     test_passed: bool = False
 
 
+_SET_FIELDS = (
+    "ips", "subnets", "asns", "countries", "fingerprints", "abuse_keys",
+    "day_subnets", "day_asns", "day_countries", "day_fingerprints",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class OnlineState:
     """Running per-account aggregates; immutable, replaced by every update."""
@@ -252,19 +258,31 @@ class OnlineState:
     country: str | None = None
     last_score: float = 0.0
     last_reasons: tuple[str, ...] = ()
+    # The current UTC day's volume and spread, and the last active day's before it (requests,
+    # subnets, networks, countries, fingerprints): a long-lived account is judged on its
+    # typical day, as the audit judges a log longer than a day (behaviour.detectors._typical).
+    day: int | None = None
+    day_n: int = 0
+    day_subnets: frozenset[str] = frozenset()
+    day_asns: frozenset[int] = frozenset()
+    day_countries: frozenset[str] = frozenset()
+    day_fingerprints: frozenset[str] = frozenset()
+    prev_day: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
     def to_bytes(self) -> bytes:
         d = asdict(self)
-        for k in ("ips", "subnets", "asns", "countries", "fingerprints", "abuse_keys"):
+        for k in _SET_FIELDS:
             d[k] = sorted(d[k])
         return orjson.dumps(d)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> OnlineState:
         d = orjson.loads(data)
-        for k in ("ips", "subnets", "countries", "fingerprints", "abuse_keys"):
-            d[k] = frozenset(d[k])
-        d["asns"] = frozenset(int(a) for a in d["asns"])
+        for k in _SET_FIELDS:
+            if k in d:  # a state written before the field existed takes its default
+                d[k] = frozenset(int(a) for a in d[k]) if k.endswith("asns") else frozenset(d[k])
+        if "prev_day" in d:
+            d["prev_day"] = tuple(d["prev_day"])
         d["hist24"] = tuple(d["hist24"])
         d["content_hits"] = tuple(d["content_hits"])
         d["templates"] = tuple((str(t), int(c)) for t, c in d["templates"])
@@ -342,6 +360,24 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
             n_abuse += int(sure)
             if sure:
                 abuse_keys = _add(abuse_keys, obs.text_key)
+    day = math.floor(obs.ts / 86400)
+    today = state
+    if state.day is not None and day != state.day:
+        today = replace(
+            state,
+            day_n=0,
+            day_subnets=frozenset(),
+            day_asns=frozenset(),
+            day_countries=frozenset(),
+            day_fingerprints=frozenset(),
+            prev_day=(
+                state.day_n,
+                len(state.day_subnets),
+                len(state.day_asns),
+                len(state.day_countries),
+                len(state.day_fingerprints),
+            ),
+        )
     templates = state.templates
     n_templated = state.n_templated
     if obs.template_id is not None:
@@ -385,6 +421,13 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
         abuse_keys=abuse_keys,
         templates=templates,
         n_templated=n_templated,
+        day=day,
+        day_n=today.day_n + 1,
+        day_subnets=_add(today.day_subnets, _subnet(obs.client_ip)),
+        day_asns=_add(today.day_asns, obs.asn),
+        day_countries=_add(today.day_countries, obs.country),
+        day_fingerprints=_add(today.day_fingerprints, obs.client_fingerprint),
+        prev_day=today.prev_day,
     )
 
 
@@ -445,6 +488,17 @@ def _features(state: OnlineState) -> dict[str, float]:
         "n_gaps": float(state.gap_n),
         "share_subsecond_gaps": state.n_subsecond / state.gap_n if state.gap_n else 0.0,
         "created_t": state.created_t if state.created_t is not None else math.nan,
+        # an account's typical day: the larger of today so far and its last active day before
+        "span_days": (
+            (state.last_t - state.first_t) / 86400.0
+            if state.first_t is not None and state.last_t is not None
+            else math.nan
+        ),
+        "day_events": float(max(state.day_n, state.prev_day[0])),
+        "day_subnets": float(max(len(state.day_subnets), state.prev_day[1])),
+        "day_asns": float(max(len(state.day_asns), state.prev_day[2])),
+        "day_countries": float(max(len(state.day_countries), state.prev_day[3])),
+        "day_fingerprints": float(max(len(state.day_fingerprints), state.prev_day[4])),
     }
     if state.n_content:
         for name, hits in zip(CONTENT_SIGNALS, state.content_hits, strict=True):

@@ -202,3 +202,14 @@ def test_collector_file_export_one_document_per_line(tmp_path):
     assert sum(c.table.num_rows for c in chunks) == 2
     with Store.open() as store:
         assert ingest(store, [path]).files[0].accepted == 2
+
+
+def test_an_event_log_whose_prompt_names_the_otlp_key_is_not_taken_for_an_export() -> None:
+    from distillguard.events.adapters.otel_genai import looks_like_otlp
+
+    assert looks_like_otlp(b'{"resourceSpans": [{"resource": {}}]}')
+    assert looks_like_otlp(b'{\n  "resource_spans" :[]}')
+    line = json.dumps({"request_id": "r1", "prompt": "resourceSpans"}).encode()
+    assert not looks_like_otlp(line)
+    quoted = json.dumps({"request_id": "r2", "prompt": '{"resourceSpans": []}'}).encode()
+    assert not looks_like_otlp(quoted)

@@ -54,6 +54,7 @@ query the store.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,9 +132,14 @@ _MESSAGE_EVENTS = {
 _BATCH = 10_000
 
 
+# The export's top-level key, as a key (a colon after it): an event log whose prompt says
+# "resourceSpans" holds it as a value or escaped inside a string.
+_OTLP_KEY = re.compile(rb'"resource(?:Spans|_spans)"\s*:')
+
+
 def looks_like_otlp(head: bytes) -> bool:
     """Whether the first bytes of a file look like an OTLP/JSON trace export."""
-    return b'"resourceSpans"' in head or b'"resource_spans"' in head
+    return _OTLP_KEY.search(head) is not None
 
 
 def _any_value(value: Mapping[str, Any]) -> Any:
