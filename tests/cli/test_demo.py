@@ -36,6 +36,7 @@ def test_demo_end_to_end(tmp_path):
         in text
     )
     assert "distillguard audit --db my.duckdb --out out/" in text
+    assert "distillguard audit --db my.duckdb --out out/ --last-hours 24" in text
 
     page = (out / "report.html").read_text("utf-8")
     for anchor in ('id="summary"', 'id="clusters"', 'id="accounts"', 'id="truth"'):

@@ -181,10 +181,12 @@ def _closing(run: DemoRun, console: Console) -> None:
     console.print(Text("Audit your own logs:", style="bold"))
     for command in (
         "distillguard audit --events my-events.jsonl.gz --accounts my-accounts.jsonl --out out/",
-        "# or load them once into a DuckDB file, then audit it (and again after each new day):",
+        "# or load them once into a DuckDB file, then audit it:",
         "distillguard ingest --events my-events.jsonl.gz --accounts my-accounts.jsonl "
         "--db my.duckdb",
         "distillguard audit --db my.duckdb --out out/",
+        "# after each new day's ingest, audit the latest day (the detectors judge a day):",
+        "distillguard audit --db my.duckdb --out out/ --last-hours 24",
     ):
         style = "dim" if command.startswith("#") else "green"
         console.print(Text(f"  {command}", style=style), soft_wrap=True)
