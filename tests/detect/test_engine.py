@@ -198,18 +198,9 @@ def test_a_fleet_that_sweeps_and_harvests_before_any_release_is_judged_as_a_core
     assert (final < 0.5).all()
 
 
-def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watched() -> None:
-    from datetime import UTC, datetime
-
-    from distillguard.detect.behaviour.frame import AccountFrame
-    from distillguard.detect.combine import ClusterScore
-    from distillguard.detect.engine import AuditOptions, _build_result, _Scored
-    from distillguard.detect.network.communities import Communities
-    from distillguard.detect.network.links import LinkGraph
-    from distillguard.detect.verdicts import Response
-
-    n = 6
-    frame = AccountFrame(
+def _day_frame(n: int) -> AccountFrame:
+    """A frame of ``n`` accounts with what ``_build_result`` reads of a day's log."""
+    return AccountFrame(
         ids=np.array([f"a{i}" for i in range(n)], dtype=object),
         num={
             "n_events": np.full(n, 10.0),
@@ -218,6 +209,19 @@ def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watche
             "period_end": np.full(n, 1.7e9),
         },
     )
+
+
+def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watched() -> None:
+    from datetime import UTC, datetime
+
+    from distillguard.detect.combine import ClusterScore
+    from distillguard.detect.engine import AuditOptions, _build_result, _Scored
+    from distillguard.detect.network.communities import Communities
+    from distillguard.detect.network.links import LinkGraph
+    from distillguard.detect.verdicts import Response
+
+    n = 6
+    frame = _day_frame(n)
     # cluster 0 (a0-a2): 0.6 as a whole, members 0.02-0.04; cluster 1 (a3, a4): 0.2
     label = np.array([0, 0, 0, 1, 1, -1])
     own = np.array([0.02, 0.03, 0.04, 0.02, 0.02, 0.01])
@@ -250,22 +254,13 @@ def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watche
 def test_a_closed_member_is_flagged_with_the_reason() -> None:
     from datetime import UTC, datetime
 
-    from distillguard.detect.behaviour.frame import AccountFrame
     from distillguard.detect.combine import ClusterScore
     from distillguard.detect.engine import AuditOptions, _build_result, _Scored
     from distillguard.detect.network.communities import Communities
     from distillguard.detect.network.links import LinkGraph
 
     n = 4
-    frame = AccountFrame(
-        ids=np.array([f"a{i}" for i in range(n)], dtype=object),
-        num={
-            "n_events": np.full(n, 10.0),
-            "last_t": np.full(n, 1.7e9),
-            "period_start": np.full(n, 1.7e9 - 86400),
-            "period_end": np.full(n, 1.7e9),
-        },
-    )
+    frame = _day_frame(n)
     # a0-a3 one cluster of concern at 0.55; a0 and a1 are closed members and took its score
     label = np.zeros(n, dtype=np.int64)
     own = np.array([0.02, 0.03, 0.02, 0.04])
