@@ -360,6 +360,7 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
             n_abuse += int(sure)
             if sure:
                 abuse_keys = _add(abuse_keys, obs.text_key)
+    subnet = _subnet(obs.client_ip)
     day = math.floor(obs.ts / 86400)
     today = state
     if state.day is not None and day != state.day:
@@ -410,7 +411,7 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
         last_hour=hour,
         hist24=tuple(hist),
         ips=_add(state.ips, obs.client_ip),
-        subnets=_add(state.subnets, _subnet(obs.client_ip)),
+        subnets=_add(state.subnets, subnet),
         asns=_add(state.asns, obs.asn),
         countries=_add(state.countries, obs.country),
         fingerprints=_add(state.fingerprints, obs.client_fingerprint),
@@ -423,7 +424,7 @@ def fold(state: OnlineState, obs: Observation) -> OnlineState:
         n_templated=n_templated,
         day=day,
         day_n=today.day_n + 1,
-        day_subnets=_add(today.day_subnets, _subnet(obs.client_ip)),
+        day_subnets=_add(today.day_subnets, subnet),
         day_asns=_add(today.day_asns, obs.asn),
         day_countries=_add(today.day_countries, obs.country),
         day_fingerprints=_add(today.day_fingerprints, obs.client_fingerprint),
