@@ -196,7 +196,9 @@ def test_audit_of_the_last_hours_of_a_store_reads_that_window_and_leaves_the_sto
         assert store.con.sql("SELECT count(*) FROM events").fetchall()[0][0] == n_all
 
 
-def test_a_log_of_several_days_audited_as_one_says_how_to_audit_a_day(tmp_path: Path) -> None:
+def test_a_log_of_several_days_is_judged_day_by_day_unless_asked_to_audit_it_whole(
+    tmp_path: Path,
+) -> None:
     world = tmp_path / "two-days"
     simulate(scenario("mixed", seed=12, accounts=80, days=2.0), world)
     out = tmp_path / "out"
@@ -204,7 +206,29 @@ def test_a_log_of_several_days_audited_as_one_says_how_to_audit_a_day(tmp_path: 
         app, ["audit", *_files(world), "--out", str(out), "--no-content", "--no-report"]
     )
     assert res.exit_code == 0, res.output
-    assert "audit a day at a time with --last-hours 24" in " ".join(res.output.split())
+    assert "judged day by day: the log spans 2 UTC days" in " ".join(res.output.split())
+    verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    clusters = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
+    if SPEC_CHECK.exists():
+        done = subprocess.run(
+            [sys.executable, str(SPEC_CHECK), "verdicts", str(out / "verdicts.jsonl")],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout
+    assert all("judged day by day" in v["reasons"][-1] for v in verdicts)
+    # Each cluster lists the accounts that name it, once across the days.
+    for c in clusters:
+        named = {v["account_id"] for v in verdicts if v["cluster_id"] == c["cluster_id"]}
+        assert set(c["members"]) == named
+    assert {v["cluster_id"] for v in verdicts} - {None} == {c["cluster_id"] for c in clusters}
+    res = CliRunner().invoke(
+        app, ["audit", *_files(world), "--out", str(out), "--no-content", "--no-report",
+              "--whole-log"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "audited as one (--whole-log)" in text and "judged day by day" not in text
     res = CliRunner().invoke(
         app, ["audit", *_files(world), "--out", str(out), "--no-content", "--no-report",
               "--last-hours", "24"],
@@ -212,4 +236,4 @@ def test_a_log_of_several_days_audited_as_one_says_how_to_audit_a_day(tmp_path: 
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "audited the last 24 h of the log only" in text
-    assert "audit a day at a time" not in text
+    assert "judged day by day" not in text and "audited as one" not in text

@@ -14,6 +14,7 @@ import orjson
 import pyarrow as pa
 import structlog
 
+from distillguard.detect.days import DAY_BY_DAY_FROM_S
 from distillguard.detect.engine import AuditOptions, ContentScorer, TemplateFn, audit_store
 from distillguard.detect.links import audit_links
 from distillguard.detect.online import ClusterLinks, link_hashes
@@ -40,8 +41,8 @@ from distillguard.store import Store
 __all__ = ["AuditRun", "load_known_good", "run_audit", "write_outputs"]
 
 log = structlog.get_logger(__name__)
-# A log audited as one that spans more than this gets a note (see _span_note).
-LONG_LOG_S = 1.5 * 86400.0
+# A log audited as one (--whole-log) that spans more than this gets a note (see _span_note).
+LONG_LOG_S = DAY_BY_DAY_FROM_S
 
 ReportWriter = Callable[[Store, AuditResult, Path, Sequence[LabelRecord] | None], Path]
 
@@ -148,6 +149,7 @@ def run_audit(
     replay_windows: int | None = None,
     replay_horizon_s: float | None = None,
     last_s: float | None = None,
+    whole_log: bool = False,
 ) -> AuditRun:
     """Audit ``events`` (ingested into a throwaway in-memory store) or the store at ``db``
     (events given with ``db`` are ingested into it first) and write the outputs to ``out``.
@@ -158,6 +160,8 @@ def run_audit(
     audits of ``replay`` (how many over the log, how far back each reads; defaults in
     :class:`AuditOptions`). ``last_s`` audits only the events of the last ``last_s`` seconds
     of the log: everything, the report included, reads that window; the store is not changed.
+    A log longer than a day and a half is judged one UTC day at a time (``detect.days``);
+    ``whole_log`` audits it as one.
     """
     if db is None and not events:
         raise InputFileError("--events", "give event files with --events or a store with --db")
@@ -181,6 +185,7 @@ def run_audit(
             AuditOptions(),
             replay_windows=replay_windows or AuditOptions().replay_windows,
             replay_horizon_s=replay_horizon_s,
+            day_by_day=not whole_log,
         )
         window = _window(store, last_s) if last_s else None
         try:
@@ -193,7 +198,8 @@ def run_audit(
                 templates=template_fn,
                 options=opts,
             )
-            for note in (window or _span_note(result), content_note):
+            span = _span_note(result) if whole_log else None
+            for note in (window or span, content_note):
                 if note is not None:
                     result = _with_note(result, note)
             if content_note is None and not content:
@@ -238,16 +244,16 @@ def _window(store: Store, last_s: float) -> str | None:
 
 
 def _span_note(result: AuditResult) -> str | None:
-    """A word of advice when the log audited as one spans well over a day."""
+    """A word of warning when a log spanning well over a day was audited as one."""
     t0, t1 = result.stats.period_start, result.stats.period_end
     if t0 is None or t1 is None or (t1 - t0).total_seconds() <= LONG_LOG_S:
         return None
     days = (t1 - t0).total_seconds() / 86400.0
     return (
-        f"the log spans {days:.1f} days, audited as one: the detectors are calibrated on a day "
-        "of traffic (volume and address spread are judged per day, but a week of prompts makes "
-        "a researcher's reasoning and rubric requests conclusive and links strangers who share "
-        "exits over the week); audit a day at a time with --last-hours 24"
+        f"the log spans {days:.1f} days, audited as one (--whole-log): the detectors are "
+        "calibrated on a day of traffic (volume and address spread are judged per day, but a "
+        "week of prompts covers the task space like a harvesting job's day and links strangers "
+        "who share exits over the week); without --whole-log the audit judges it day by day"
     )
 
 

@@ -59,6 +59,12 @@ def audit(
         help="Audit only the last H hours of the log (a store that gathers day after day: "
         "--last-hours 24 judges the latest day, as the detectors are calibrated).",
     ),
+    whole_log: bool = typer.Option(
+        False,
+        "--whole-log",
+        help="Audit a log longer than a day and a half as one, not one UTC day at a time "
+        "(the default: the detectors are calibrated on a day of traffic).",
+    ),
     no_content: bool = typer.Option(
         False, "--no-content", help="Ignore prompt text: metadata-only detectors."
     ),
@@ -86,6 +92,7 @@ def audit(
         content=not no_content,
         report=None if no_report else write_report,
         last_s=3600.0 * last_hours if last_hours else None,
+        whole_log=whole_log,
     )
     console = Console()
     if run.ingested is not None and (run.ingested.rejected or run.ingested.no_text):

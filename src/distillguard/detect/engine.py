@@ -44,6 +44,7 @@ from distillguard.detect.combine import (
     lift_from_guilty,
     sigmoid,
 )
+from distillguard.detect.days import DAY_BY_DAY_FROM_S, DAY_S, combine_days, day_windows
 from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
@@ -151,6 +152,9 @@ class AuditOptions:
     ``replay_confirm`` how many periodic audits in a row must flag an account,
     ``signup_flag_at`` the causal sign-up risk at which the gateway challenges an account from its
     first request (``Settings.gateway.policy.signup_challenge_at``; None: no sign-up path).
+
+    ``day_by_day``: a log spanning more than ``days.DAY_BY_DAY_FROM_S`` is judged one UTC day at
+    a time and the days combined (:func:`days.combine_days`); False audits it as one.
     """
 
     threshold: float = 0.5
@@ -168,6 +172,7 @@ class AuditOptions:
     seed: int = 42
     overrides: tuple[KnownGood, ...] = ()
     detectors: tuple[Detector, ...] = field(default_factory=tuple)
+    day_by_day: bool = True
 
 
 def _signal(result: Any, name: str, n: int) -> np.ndarray:
@@ -935,6 +940,11 @@ def audit_store(
     cache = _ContentCache()
     first_flagged: dict[str, FirstFlag] = {}
     replay_notes: tuple[str, ...] = ()
+    t0, t1 = (float(row[1]), float(row[2])) if n_events else (0.0, 0.0)
+    by_day = opts.day_by_day and t1 - t0 > DAY_BY_DAY_FROM_S
+    if by_day and opts.replay_horizon_s is None:
+        # A deployment that judges a day at a time audits the last day as it goes.
+        opts = replace(opts, replay_horizon_s=DAY_S)
     if replay and n_events:
         # Imported here: the replay drives the online scorer, which imports this module.
         from distillguard.detect.replay import replay_deployment
@@ -954,6 +964,13 @@ def audit_store(
             + ", ".join(f"{k} {v}" for k, v in sorted(outcome.by_path.items())),
             *outcome.notes,
         )
+    if by_day:
+        result = _audit_days(
+            con, accounts, opts, content, templates, cache, (t0, t1), n_events, started,
+            (first_flagged, replay, replay_notes),
+        )  # fmt: skip
+        _log_finished(result, replay, t_start)
+        return result
     sc = audit_frame(con, "events", accounts, opts, content, templates, cache)
     if sc is None:
         now = datetime.now(UTC)
@@ -977,6 +994,11 @@ def audit_store(
     if replay_notes:
         sc = replace(sc, notes=(*sc.notes, *replay_notes))
     result = _build_result(sc, opts, started, first_flagged, replay, n_events)
+    _log_finished(result, replay, t_start)
+    return result
+
+
+def _log_finished(result: AuditResult, replay: bool, t_start: float) -> None:
     log.info(
         "audit.finished",
         accounts=result.stats.n_accounts,
@@ -985,4 +1007,31 @@ def audit_store(
         replay=replay,
         elapsed_ms=round(1000 * (time.perf_counter() - t_start)),
     )
-    return result
+
+
+def _audit_days(
+    con: Any,
+    accounts: str,
+    opts: AuditOptions,
+    content: ContentScorer | None,
+    templates: TemplateFn | None,
+    cache: _ContentCache,
+    span: tuple[float, float],
+    n_events: int,
+    started: datetime,
+    replayed: tuple[Mapping[str, FirstFlag], bool, tuple[str, ...]],
+) -> AuditResult:
+    """Audit each UTC day of the log on its own and combine the days (module ``days``).
+    ``replayed``: the replay's first flags, whether it ran, and its notes."""
+    first_flagged, replay, replay_notes = replayed
+    results: list[tuple[str, AuditResult]] = []
+    for date, lo, hi in day_windows(*span):
+        rel = (
+            f"(SELECT * FROM events WHERE ts >= to_timestamp({lo!r}) AND ts < to_timestamp({hi!r}))"
+        )
+        sc = audit_frame(con, rel, accounts, opts, content, templates, cache)
+        if sc is None:
+            continue
+        n_day = int(np.nan_to_num(sc.frame.col("n_events")).sum())
+        results.append((date, _build_result(sc, opts, started, first_flagged, replay, n_day)))
+    return combine_days(results, n_events, started, replay_notes)
