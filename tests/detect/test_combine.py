@@ -7,6 +7,7 @@ import numpy as np
 from distillguard.detect.combine import (
     ClusterScore,
     TemplateTies,
+    attacking_members,
     closed_members,
     cluster_scores,
     guilty_strength,
@@ -247,3 +248,18 @@ def test_a_closed_member_of_a_cluster_of_concern_takes_its_score() -> None:
     # an account in no cluster is nobody's closed member
     none = np.full(6, -1)
     assert not closed_members(none, clusters, inside, strength_all, joint).any()
+
+
+def test_an_attacking_member_of_a_cluster_attacking_together_is_named() -> None:
+    # rows 0-5 one cluster at 0.56 whose attack evidence is full; row 6 in no cluster
+    label = np.array([0, 0, 0, 0, 0, 0, -1])
+    clusters = {0: ClusterScore(0.56, 0.02, 0.35, 6, 1.0)}
+    attack = {0: 1.0}
+    inside = np.array([1.0, 1.0, 1.0, 0.95, 0.4, 1.0, 0.0])
+    attacks = np.array([1.0, 0.6, 0.0, 1.0, 1.0, np.nan, 1.0])
+    named = attacking_members(label, clusters, attack, inside, attacks)
+    # 2 sends no attack, 4 has most of its links outside, 5 was not read, 6 is in no cluster
+    assert named.tolist() == [True, True, False, True, False, False, False]
+    assert not attacking_members(label, clusters, {0: 0.3}, inside, attacks).any()
+    below = {0: ClusterScore(0.45, 0.02, 0.35, 6, 1.0)}
+    assert not attacking_members(label, below, attack, inside, attacks).any()

@@ -251,7 +251,16 @@ def test_members_of_a_cluster_suspicious_as_a_whole_with_none_flagged_are_watche
         assert not any("to review" in r for r in by[a].reasons)
 
 
-def test_a_closed_member_is_flagged_with_the_reason() -> None:
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        ("closed", "closed member of cluster C0001"),
+        ("attackers", "attacking member of cluster C0001"),
+    ],
+)
+def test_a_member_given_its_clusters_score_is_flagged_with_the_reason(
+    field: str, reason: str
+) -> None:
     from datetime import UTC, datetime
 
     from distillguard.detect.combine import ClusterScore
@@ -261,7 +270,7 @@ def test_a_closed_member_is_flagged_with_the_reason() -> None:
 
     n = 4
     frame = _day_frame(n)
-    # a0-a3 one cluster of concern at 0.55; a0 and a1 are closed members and took its score
+    # a0-a3 one cluster of concern at 0.55; a0 and a1 took its score (closed or attacking)
     label = np.zeros(n, dtype=np.int64)
     own = np.array([0.02, 0.03, 0.02, 0.04])
     closed = np.array([True, True, False, False])
@@ -278,12 +287,13 @@ def test_a_closed_member_is_flagged_with_the_reason() -> None:
         sampled=False,
         content_available=True,
         notes=(),
-        closed=closed,
+        closed=closed if field == "closed" else np.zeros(n, dtype=bool),
+        attackers=closed if field == "attackers" else np.zeros(n, dtype=bool),
     )
     by = _build_result(sc, AuditOptions(), datetime.now(UTC), None, False, 40).by_account()
     for a in ("a0", "a1"):
         assert by[a].flagged
-        assert any(r.startswith("closed member of cluster C0001") for r in by[a].reasons)
+        assert any(r.startswith(reason) for r in by[a].reasons)
     for a in ("a2", "a3"):
         assert not by[a].flagged
-        assert not any(r.startswith("closed member") for r in by[a].reasons)
+        assert not any(r.startswith(reason.split(" of ")[0]) for r in by[a].reasons)

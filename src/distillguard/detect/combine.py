@@ -202,6 +202,10 @@ CLOSED_JOINT = 0.5
 # community of strangers (over a week, metadata only, tuning world 2 made one of 763 accounts,
 # scoring 0.97 on its release chase, in which every customer's links ran inside).
 CLOSED_SHARE = 0.5
+# An attacking member (attacking_members): its cluster's attack evidence and its own attacks at
+# least this (network.collective: the cluster's attack share at 0.55 with six independent
+# members or more; the member's sure attacks at a tenth of its prompts).
+ATTACKING_AT = 0.5
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -348,6 +352,39 @@ def closed_members(
         & (np.nan_to_num(inside) >= CLOSED_INSIDE)
         & (np.nan_to_num(strength_all) >= CLOSED_STRENGTH)
         & (np.nan_to_num(joint) >= CLOSED_JOINT)
+    )
+
+
+def attacking_members(
+    label: np.ndarray,
+    clusters: Mapping[int, ClusterScore],
+    attack_score: Mapping[int, float],
+    inside: np.ndarray,
+    attacks: np.ndarray,
+) -> np.ndarray:
+    """Per account, whether it is an *attacking member* of a cluster that attacks together,
+    which then takes the cluster's score (as :func:`closed_members` do).
+
+    The cluster scores at least ``GUILTY_AT`` and its attack evidence (``attack_score[c]``,
+    ``network.collective.collective_evidence``) is at least ``ATTACKING_AT``; the member attacks
+    itself (``attacks[i]``, ``network.collective.attacking``, at least ``ATTACKING_AT``) and at
+    least ``CLOSED_INSIDE`` of its link weight runs to cluster-mates (``inside``).
+
+    Twelve aged, phone-verified accounts that slip a jailbreak or an extraction ask into one
+    request in seven through a shared residential proxy pool (``benchmarks.foreign``) own
+    scores of 0.00-0.07: age and verification speak for each, and a seventh of its prompts is
+    not enough alone. Their cluster scored 0.56 on attacking together, and the lift, which
+    multiplies the cluster's score, its evidence and the member's part and link strength,
+    raised none above 0.1: their links are shared addresses, weak one by one. Unlike the
+    harvesting behaviours, each attacking member's own prompts are evidence the content model
+    is sure of, so no link strength is asked."""
+    cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in label.tolist()])
+    part = np.array([attack_score.get(c, 0.0) if c >= 0 else 0.0 for c in label.tolist()])
+    return np.asarray(
+        (cs >= GUILTY_AT)
+        & (part >= ATTACKING_AT)
+        & (np.nan_to_num(attacks) >= ATTACKING_AT)
+        & (np.nan_to_num(inside) >= CLOSED_INSIDE)
     )
 
 

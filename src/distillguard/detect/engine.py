@@ -39,6 +39,7 @@ from distillguard.detect.combine import (
     ClusterScore,
     TemplateTies,
     account_logits,
+    attacking_members,
     closed_members,
     cluster_scores,
     lift_from_guilty,
@@ -49,6 +50,7 @@ from distillguard.detect.findings import Detector, Evidence
 from distillguard.detect.network.collective import (
     Collective,
     aligned_participation,
+    attacking,
     backed_chase,
     collective_evidence,
     could_move,
@@ -500,6 +502,7 @@ class NetworkOutcome(NamedTuple):
     clusters: dict[int, ClusterScore]
     final: np.ndarray
     closed: np.ndarray
+    attackers: np.ndarray
 
 
 def network_stage(
@@ -515,10 +518,8 @@ def network_stage(
     # What a chasing member moves to the new model for: to sweep or harvest it, or to attack
     # it (the content-abuse detector's own evidence). NaN where the content model read none
     # of its prompts (a metadata-only audit): the chase then counts alone.
-    attacking = np.nan_to_num(ContentAbuse().evaluate(frame).scores)
-    purpose = np.where(
-        np.isfinite(frame.col("c_share_cot")), np.fmax(harvesting, attacking), np.nan
-    )
+    abuse = np.nan_to_num(ContentAbuse().evaluate(frame).scores)
+    purpose = np.where(np.isfinite(frame.col("c_share_cot")), np.fmax(harvesting, abuse), np.nan)
     # A cluster's chase is collective evidence only as far as its chasers' prompts show what
     # they moved for: a class on one campus network told to try the new model in a session
     # moves together too (benchmarks.foreign, held-out seed 12: 29 students, cluster score
@@ -526,7 +527,8 @@ def network_stage(
     # release did not move (the class had not been). It still counts among the members: a
     # share over the movers alone let four movers among forty newcomers make a cluster chase.
     backed = np.where(could_move(frame), backed_chase(chase, coverage, purpose), 0.0)
-    collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
+    attacks = attacking(frame)
+    collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting, attacks)
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
     )
@@ -536,7 +538,7 @@ def network_stage(
     big = [c for c, cs in clusters.items() if cs.size >= SPLIT_MIN_SIZE and cs.score < 0.5]
     if big:
         comm = split_communities(graph, comm, big)
-        collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
+        collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting, attacks)
         clusters = cluster_scores(
             own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
         )
@@ -558,7 +560,7 @@ def network_stage(
         either=np.fmax(chase, cov),
         any_of=np.fmax(np.fmax(chase, cov), harvesting),
     )
-    collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting)
+    collective = collective_evidence(comm.members, orgs, backed, coverage, harvesting, attacks)
     clusters = cluster_scores(
         own, comm.members, comm.cohesion, {c: v.score for c, v in collective.items()}
     )
@@ -569,7 +571,7 @@ def network_stage(
     # the template: one template makes a link to every account that stamps it.
     tpl = graph.by_kind.get("template")
     part = aligned_participation(
-        comm.label, collective, chase, coverage, comm.strength, harvesting=purpose
+        comm.label, collective, chase, coverage, comm.strength, harvesting=purpose, attacks=attacks
     )
     tied = comm.graph if comm.graph is not None else graph
     final = lift_from_guilty(
@@ -600,9 +602,20 @@ def network_stage(
         comm.strength_all,
         np.median(np.stack([backed, cov, harvesting]), axis=0),
     )
+    inside = fleet_share(tied.src, tied.dst, tied.weight, comm.label, np.ones(len(frame)))
+    attackers = (
+        attacking_members(
+            comm.label,
+            clusters,
+            {c: v.attack_score for c, v in collective.items()},
+            inside,
+            attacks,
+        )
+        & ~closed
+    )
     cs = np.array([clusters[c].score if c >= 0 else 0.0 for c in comm.label.tolist()])
-    final = np.where(closed, np.maximum(final, cs), final)
-    return NetworkOutcome(comm, collective, clusters, final, closed)
+    final = np.where(closed | attackers, np.maximum(final, cs), final)
+    return NetworkOutcome(comm, collective, clusters, final, closed, attackers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,6 +634,7 @@ class _Scored:
     notes: tuple[str, ...]
     collective: dict[int, Collective] = field(default_factory=dict)
     closed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    attackers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def audit_frame(
@@ -679,7 +693,7 @@ def audit_frame(
     own = sigmoid(logit)
     graph, comm = _network(con, frame, events, accounts, top_templates)
     orgs = frame.txt("org_id")
-    comm, collective, clusters, final, closed = network_stage(frame, own, graph, comm)
+    comm, collective, clusters, final, closed, attackers = network_stage(frame, own, graph, comm)
     override = [
         find_override(opts.overrides, str(a), o) if opts.overrides else None
         for a, o in zip(frame.ids, orgs, strict=True)
@@ -699,6 +713,7 @@ def audit_frame(
         tuple(notes),
         collective,
         closed,
+        attackers,
     )
 
 
@@ -813,6 +828,14 @@ def _build_result(
                 f"score {cs.score:.2f} from what its members do together, each looking innocent "
                 f"alone): its links run inside the cluster and it does two of those things; own "
                 f"score {sc.own[i]:.2f} raised to the cluster's"
+            )
+        elif label >= 0 and sc.attackers.shape[0] == n and sc.attackers[i]:
+            cs = sc.clusters[label]
+            reasons.append(
+                f"attacking member of cluster {_cluster_id(label)} ({cs.size} accounts, cluster "
+                f"score {cs.score:.2f}, most of its independent members slipping jailbreak, "
+                "injection or extraction prompts into their traffic): its links run inside the "
+                f"cluster and it attacks too; own score {sc.own[i]:.2f} raised to the cluster's"
             )
         elif label >= 0 and sc.final[i] > sc.own[i] + 1e-9:
             cs = sc.clusters[label]

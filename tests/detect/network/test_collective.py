@@ -4,6 +4,7 @@ from distillguard.detect.behaviour.frame import AccountFrame
 from distillguard.detect.combine import cluster_scores, lift
 from distillguard.detect.network.collective import (
     aligned_participation,
+    attacking,
     backed_chase,
     collective_evidence,
     could_move,
@@ -154,3 +155,56 @@ def test_a_cluster_doing_two_of_the_three_behaviours_is_collective_evidence() ->
     both = collective_evidence(members, orgs, chase, coverage, harvesting)[0]
     assert both.score > alone.score and both.score >= 0.5
     assert any("two of" in r for r in both.reasons)
+
+
+def _attack_frame(shares: list[float], n_texts: float = 20.0) -> AccountFrame:
+    n = len(shares)
+    return AccountFrame(
+        ids=np.array([f"a{i:02d}" for i in range(n)], dtype=object),
+        num={
+            "c_share_jailbreak": np.array(shares) / 2,
+            "c_share_injection": np.zeros(n),
+            "c_share_extraction": np.array(shares) / 2,
+            "c_n_texts": np.full(n, n_texts),
+        },
+    )
+
+
+def test_attacking_counts_sure_attacks_once_enough_prompts_are_read() -> None:
+    a = attacking(_attack_frame([0.0, 0.05, 0.1, 0.15, 0.6]))
+    assert a[0] == 0.0 and a[1] == 0.0 and 0.4 < a[2] < 0.6 and a[3] == 1.0 and a[4] == 1.0
+    assert attacking(_attack_frame([0.5], n_texts=3.0))[0] == 0.0  # three prompts prove nothing
+    unread = _attack_frame([0.5])
+    unread.num["c_share_jailbreak"] = np.array([np.nan])
+    assert np.isnan(attacking(unread)[0])
+
+
+def test_a_cluster_most_of_whose_independent_members_attack_is_collective_evidence() -> None:
+    n = 8
+    zeros = np.zeros(n)
+    members = {0: np.arange(n)}
+    loners = np.full(n, None, dtype=object)
+    ops = attacking(_attack_frame([0.15] * 6 + [0.0] * 2))
+    col = collective_evidence(members, loners, zeros, zeros, zeros, ops)
+    assert col[0].score == 1.0 and col[0].attack_score == 1.0 and col[0].attack_share == 0.75
+    assert any("attacking together" in r for r in col[0].reasons)
+    # customers among whom one sends a sure-looking attack now and then
+    crowd = attacking(_attack_frame([0.15] + [0.0] * 7))
+    assert collective_evidence(members, loners, zeros, zeros, zeros, crowd)[0].score == 0.0
+    # a red-team vendor's accounts share an org: one independent member, no collective
+    vendor = np.full(n, "org-redteam", dtype=object)
+    all_attack = attacking(_attack_frame([0.9] * n))
+    assert collective_evidence(members, vendor, zeros, zeros, zeros, all_attack)[0].score == 0.0
+    # without the attack evidence (a metadata-only audit) nothing changes
+    assert collective_evidence(members, loners, zeros, zeros, zeros)[0].score == 0.0
+
+
+def test_in_an_attacking_cluster_a_member_takes_part_by_its_own_attacks() -> None:
+    n = 8
+    zeros = np.zeros(n)
+    label = np.zeros(n, dtype=np.int64)
+    ops = attacking(_attack_frame([0.15] * 6 + [0.0] * 2))
+    col = collective_evidence({0: np.arange(n)}, np.full(n, None, dtype=object), zeros, zeros,
+                              zeros, ops)  # fmt: skip
+    part = aligned_participation(label, col, zeros, zeros, attacks=ops)
+    assert part[:6].tolist() == [1.0] * 6 and part[6:].tolist() == [0.0, 0.0]

@@ -10,7 +10,13 @@ hide is the job itself, which shows only across the members:
 - **coverage together**: each member sweeps the task space (code, maths, reasoning, tool use,
   writing, …) evenly, the shape of a distillation set rather than of one product's traffic.
 
-A third behaviour, **harvesting reasoning** (:func:`harvest`: a share of the prompts asking for
+A cluster can also **attack together**: most of its independent members slip jailbreak,
+injection or extraction prompts the content model is sure of into otherwise ordinary traffic
+(:func:`attacking`). One customer in twenty sends a sure-looking attack now and then (a code
+paste, a role-play set-up); a group of unrelated accounts that mostly do is an operation spread
+thin so that no account stands out. A red-team vendor's accounts share an org and count once.
+
+A further behaviour, **harvesting reasoning** (:func:`harvest`: a share of the prompts asking for
 step-by-step reasoning or rubric grading), shows before any release: together with the sweep it
 lets the network stage carve a fleet out of a community of strangers hours before the release
 chase (``communities.carve_cores``).
@@ -46,6 +52,7 @@ from distillguard.detect.behaviour.frame import AccountFrame, ramp
 __all__ = [
     "Collective",
     "aligned_participation",
+    "attacking",
     "backed_chase",
     "collective_evidence",
     "could_move",
@@ -60,13 +67,17 @@ class Collective:
     """One cluster's collective evidence: ``score`` in [0, 1], the share of its independent
     members that chased the release (``chase_share``) and swept the task space
     (``coverage_share``, NaN without prompt text), ``n_independent`` members after counting
-    each org once, and ``reasons`` in words."""
+    each org once, ``reasons`` in words, the share that attack (``attack_share``, NaN without
+    prompt text or without the attack evidence) and the attack part of ``score``
+    (``attack_score``)."""
 
     score: float
     chase_share: float
     coverage_share: float
     n_independent: int
     reasons: tuple[str, ...]
+    attack_share: float = float("nan")
+    attack_score: float = 0.0
 
 
 def participation(frame: AccountFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +124,22 @@ def harvest(frame: AccountFrame) -> np.ndarray:
     )
 
 
+def attacking(frame: AccountFrame) -> np.ndarray:
+    """Per account, in [0, 1], how much it attacks: the shares of its prompts that the content
+    model is sure are jailbreaks, injections or extraction asks (``c_share_*``, counted at
+    ``engine.ATTACK_COUNT_AT``), summed, from a twentieth, fully from three twentieths, with at
+    least a few prompts read; NaN where none was read. Looser than the content-abuse detector,
+    which must stand alone: an operation spread over many accounts keeps each one's attacks to
+    one prompt in seven or so, while most customers send none (in the tuning and foreign
+    diagnosis worlds, no cluster of customers has a quarter of its independent members at a
+    tenth)."""
+    cols = [frame.col(c) for c in ("c_share_jailbreak", "c_share_injection", "c_share_extraction")]
+    read = np.isfinite(cols[0])
+    total = sum(np.nan_to_num(c) for c in cols)
+    score = ramp(total, 0.05, 0.15) * ramp(np.nan_to_num(frame.col("c_n_texts")), 6.0, 12.0)
+    return np.asarray(np.where(read, score, np.nan))
+
+
 def _independent_mean(values: np.ndarray, orgs: np.ndarray) -> tuple[float, int]:
     """Mean over independent members: an org's members are averaged into one."""
     groups: dict[object, list[float]] = {}
@@ -132,8 +159,10 @@ def collective_evidence(
     chase: np.ndarray,
     coverage: np.ndarray,
     harvesting: np.ndarray | None = None,
+    attacks: np.ndarray | None = None,
 ) -> dict[int, Collective]:
-    """Per cluster, how strongly its independent members behave like one harvesting job.
+    """Per cluster, how strongly its independent members behave like one harvesting job, or,
+    with ``attacks`` (per account, :func:`attacking`), like one attacking operation.
 
     ``score = max(ramp(chase_share, 0.35, 0.6), ramp(coverage_share, 0.55, 0.8),
     ramp(joint_share, 0.4, 0.7)) * ramp(n_independent, 4, 10)``: in the tuning worlds clusters
@@ -144,6 +173,13 @@ def collective_evidence(
     any tuning-world fingerprint group, 61% of the core of a distillation operator whose
     accounts each sweep or harvest but only a quarter moved to the new release
     (``benchmarks.foreign``, diagnosis seed 1).
+
+    The attack part, ``ramp(attack_share, 0.4, 0.7) * ramp(n_independent, 3, 6)`` over the
+    members whose prompts were read (an attack at 0.5 or more counting), asks for fewer
+    members: an attack the content model is sure of is evidence in itself, where a chase or a
+    sweep is what customers do too. In the tuning worlds (seeds 1-3) and the foreign diagnosis
+    worlds (seeds 1-3) customers' clusters reach at most 0.06 and 0.25 (a CI harness beside a
+    red-team vendor, one org); attacking operations 0.55-1.
     """
     out: dict[int, Collective] = {}
     orgs = np.asarray(orgs, dtype=object)
@@ -169,6 +205,14 @@ def collective_evidence(
         if np.isfinite(joint_share):
             parts.append(float(ramp(joint_share, 0.4, 0.7)))
         score = max(parts) * enough
+        att_share, att_part = np.nan, 0.0
+        if attacks is not None:
+            read = np.isfinite(attacks[rows])
+            if read.any():
+                att_share, n_att = _independent_mean(
+                    (attacks[rows][read] >= 0.5).astype(np.float64), o[read]
+                )
+                att_part = float(ramp(att_share, 0.4, 0.7) * ramp(float(n_att), 3.0, 6.0))
         reasons: list[str] = []
         if score > 0:
             bits = [f"{100 * chase_share:.0f}% moved to the new model within a day"]
@@ -179,7 +223,20 @@ def collective_evidence(
             reasons.append(
                 f"collective behaviour of {n_ind} independent members: " + "; ".join(bits)
             )
-        out[c] = Collective(score, chase_share, float(cov_share), n_ind, tuple(reasons))
+        if att_part > 0:
+            reasons.append(
+                f"attacking together: {100 * att_share:.0f}% of its independent members slip "
+                "jailbreak, injection or extraction prompts into their traffic"
+            )
+        out[c] = Collective(
+            max(score, att_part),
+            chase_share,
+            float(cov_share),
+            n_ind,
+            tuple(reasons),
+            att_share,
+            att_part,
+        )
     return out
 
 
@@ -204,6 +261,7 @@ def aligned_participation(
     coverage: np.ndarray,
     specific: np.ndarray | None = None,
     harvesting: np.ndarray | None = None,
+    attacks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per account, its part in what its cluster does together, in [0, 1].
 
@@ -227,19 +285,26 @@ def aligned_participation(
     hard 7 with the crowd: three customers at own scores 0.02-0.20 lifted to 0.60-0.65). A
     harvesting fleet moves to harvest the new model; its members' prompts show it. Where the
     content model read none of a member's prompts (NaN ``harvesting``) the chase counts alone:
-    nothing else can be read."""
+    nothing else can be read.
+
+    With ``attacks`` (per account, :func:`attacking`), attacking is a third thing a cluster
+    does, weighted as ``collective_evidence`` weighs the cluster's attack share."""
     cov = np.nan_to_num(coverage)
     tied = np.fmax(chase, cov)
     if harvesting is not None:
         chase = backed_chase(chase, coverage, harvesting)
     out = np.fmax(chase, cov)
+    att = np.nan_to_num(attacks) if attacks is not None else np.zeros_like(cov)
     for c, v in collective.items():
         w_chase = float(ramp(v.chase_share, 0.35, 0.6))
         w_cov = float(ramp(v.coverage_share, 0.55, 0.8)) if np.isfinite(v.coverage_share) else 0.0
-        if w_chase + w_cov <= 0:
+        w_att = float(ramp(v.attack_share, 0.4, 0.7)) if np.isfinite(v.attack_share) else 0.0
+        if w_chase + w_cov + w_att <= 0:
             continue
         rows = label == c
-        out[rows] = np.fmax(w_chase * chase[rows], w_cov * cov[rows]) / max(w_chase, w_cov)
+        out[rows] = np.fmax(
+            np.fmax(w_chase * chase[rows], w_cov * cov[rows]), w_att * att[rows]
+        ) / max(w_chase, w_cov, w_att)
     if specific is not None:
         out = np.where(np.nan_to_num(specific) > 0.5, tied, out)
     return np.asarray(out)
