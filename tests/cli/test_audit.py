@@ -202,11 +202,12 @@ def test_a_log_of_several_days_is_judged_day_by_day_unless_asked_to_audit_it_who
     world = tmp_path / "two-days"
     simulate(scenario("mixed", seed=12, accounts=80, days=2.0), world)
     out = tmp_path / "out"
-    res = CliRunner().invoke(
-        app, ["audit", *_files(world), "--out", str(out), "--no-content", "--no-report"]
-    )
+    res = CliRunner().invoke(app, ["audit", *_files(world), "--out", str(out), "--no-content"])
     assert res.exit_code == 0, res.output
-    assert "judged day by day: the log spans 2 UTC days" in " ".join(res.output.split())
+    text = " ".join(res.output.split())
+    assert "judged day by day: the log spans 2 UTC days" in text
+    assert "Judged day by day (each account takes its strongest day's verdict)" in text
+    assert "judged one UTC day at a time" in (out / "report.html").read_text()
     verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     clusters = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
     if SPEC_CHECK.exists():

@@ -109,7 +109,8 @@ def test_each_account_takes_its_strongest_day_and_a_persisting_fleet_is_one_clus
     assert fleet_id is not None
     c = next(c for c in out.clusters if c.cluster_id == fleet_id)
     assert set(c.members) == set(fleet) and c.score == 0.99 and c.flagged
-    assert "linked on 2 of the log's 2 days" in c.evidence[0]
+    assert any("3 of its 3 members flagged; linked on every one of the log's 2 days" in e
+               for e in c.evidence)  # fmt: skip
     # Reasons name the combined cluster, not the day's.
     assert by["f1"].reasons[0] == f"linked into cluster {fleet_id}"
     cust_c = next(c for c in out.clusters if c.cluster_id == by["cust"].cluster_id)
@@ -124,6 +125,11 @@ def test_each_account_takes_its_strongest_day_and_a_persisting_fleet_is_one_clus
     assert s.suspicious_event_share == pytest.approx((20 + 20 + 20 + 14) / 84)
     assert s.period_start == T0 and s.period_end == T0 + timedelta(days=1, hours=23)
     assert s.notes[0].startswith("judged day by day") and "note of day 1" in s.notes
+    assert [(d.date, d.n_events, d.n_accounts, d.n_flagged) for d in s.days] == [
+        ("2026-11-23", 50, 5, 3),
+        ("2026-11-24", 34, 4, 2),
+    ]
+    assert [d.n_flagged_clusters for d in s.days] == [0, 0]  # as each day's stats said
 
 
 def test_combining_no_days_is_an_error() -> None:
@@ -155,7 +161,11 @@ def test_a_log_of_three_days_is_judged_day_by_day_and_the_campaign_day_decides()
     assert result.stats.notes[0].startswith("judged day by day: the log spans 3 UTC days")
     assert result.stats.n_events == con.sql("SELECT count(*) FROM events").fetchall()[0][0]
     camp_cluster = next(c for c in result.clusters if c.cluster_id == by["camp0"].cluster_id)
-    assert camp_cluster.flagged and "linked on 1 of the log's 3 days" in camp_cluster.evidence[0]
+    assert camp_cluster.flagged
+    assert any("linked on 1 of the log's 3 days (2026-11-23)" in e for e in camp_cluster.evidence)
+    assert not any(e.endswith(" members flagged") for e in camp_cluster.evidence)
+    assert [d.n_flagged for d in result.stats.days] == [8, 0, 0]
     whole = audit_store(FakeStore(con), options=AuditOptions(day_by_day=False))
+    assert whole.stats.days == ()
     assert not any(n.startswith("judged day by day") for n in whole.stats.notes)
     assert not any("judged day by day" in r for v in whole.accounts for r in v.reasons)

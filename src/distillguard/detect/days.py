@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from distillguard.detect.verdicts import AccountVerdict, AuditResult, ClusterVerdict
+from distillguard.detect.verdicts import AccountVerdict, AuditResult, ClusterVerdict, DaySummary
 
 __all__ = ["DAY_BY_DAY_FROM_S", "DAY_S", "DayResult", "combine_days", "day_windows"]
 
@@ -32,6 +32,7 @@ DAY_BY_DAY_FROM_S = 1.5 * DAY_S
 # day's shared exits built around it does not.
 SAME_CLUSTER_JACCARD = 0.5
 _CLUSTER_REF = re.compile(r"\bcluster (C\d{4,})\b")
+_FLAGGED_LINE = re.compile(r"^\d+ of \d+ members flagged$")
 
 DayResult = tuple[str, AuditResult]
 
@@ -175,17 +176,24 @@ def combine_days(
             for kind, vals in day_cluster[k].shared.items():
                 shared[kind] = tuple(dict.fromkeys((*shared.get(kind, ()), *vals)))[:5]
         c_flagged = any(v.flagged for v in mem)
+        on = (
+            f"every one of the log's {len(days)} days"
+            if len(dates) == len(days)
+            else f"{len(dates)} of the log's {len(days)} days "
+            f"({', '.join(dates[:7])}{', …' if len(dates) > 7 else ''})"
+        )
+        # The strongest day's evidence, its count of flagged members replaced by the log's.
+        day_ev = [rename(top_d, e) for e in top.evidence if not _FLAGGED_LINE.match(e)]
         clusters.append(
             replace(
                 top,
                 cluster_id=name[root],
                 members=tuple(sorted(v.account_id for v in mem)),
                 evidence=(
-                    f"linked on {len(dates)} of the log's {len(days)} days "
-                    f"({', '.join(dates[:7])}{', …' if len(dates) > 7 else ''}); "
-                    f"{sum(v.flagged for v in mem)} of its {len(mem)} members flagged; the "
-                    f"evidence below is from {days[top_d][0]}, its strongest day",
-                    *(rename(top_d, e) for e in top.evidence),
+                    *day_ev[:2],
+                    f"{sum(v.flagged for v in mem)} of its {len(mem)} members flagged; linked on "
+                    f"{on}; the evidence here is from {days[top_d][0]}, its strongest day",
+                    *day_ev[2:],
                 ),
                 shared=shared,
                 flagged=c_flagged,
@@ -225,5 +233,9 @@ def combine_days(
             period_end=last.period_end,
             notes=tuple(all_notes),
             detectors=tuple(dict.fromkeys(d for s in stats for d in s.detectors)),
+            days=tuple(
+                DaySummary(date, s.n_events, s.n_accounts, s.n_flagged, s.n_flagged_clusters)
+                for (date, _), s in zip(days, stats, strict=True)
+            ),
         ),
     )

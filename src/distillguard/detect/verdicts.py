@@ -24,6 +24,7 @@ __all__ = [
     "AuditResult",
     "AuditStats",
     "ClusterVerdict",
+    "DaySummary",
     "FlagPath",
     "KnownGood",
     "Response",
@@ -163,6 +164,18 @@ class ClusterVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class DaySummary:
+    """One UTC day of a log judged day by day (``detect.days``): its requests, the accounts
+    active that day, how many of them that day's audit flagged, and its flagged clusters."""
+
+    date: str
+    n_events: int
+    n_accounts: int
+    n_flagged: int
+    n_flagged_clusters: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuditStats:
     """What the audit saw and how it ran.
 
@@ -170,7 +183,8 @@ class AuditStats:
     ``content_available`` is False when no prompt text was present (metadata-only mode);
     ``content_sampled`` says how many distinct prompts were scored when content was sampled per
     account for speed; ``notes`` lists every degradation (missing content, missing account
-    records, sampling) in words.
+    records, sampling) in words. ``days`` summarises each day of a log judged day by day (empty
+    when the log was audited as one).
     """
 
     n_events: int
@@ -191,6 +205,7 @@ class AuditStats:
     notes: tuple[str, ...] = ()
     overrides: tuple[KnownGood, ...] = ()
     detectors: tuple[str, ...] = ()
+    days: tuple[DaySummary, ...] = ()
 
     @property
     def elapsed_s(self) -> float:

@@ -307,6 +307,31 @@ def _summary(data: ReportData) -> Markup:
                 class_="muted small",
             )
         )
+    if stats.days:
+        lines.append(
+            el(
+                "p",
+                "The log spans more than a day and a half, so it was judged one UTC day at a "
+                "time, each account taking the verdict of its strongest day:",
+                class_="muted small",
+            )
+        )
+        lines.append(
+            _table(
+                ("day (UTC)", "requests", "accounts", "flagged", "flagged clusters"),
+                [
+                    (
+                        d.date,
+                        _num(d.n_events),
+                        _num(d.n_accounts),
+                        _num(d.n_flagged),
+                        _num(d.n_flagged_clusters),
+                    )
+                    for d in stats.days
+                ],
+                numeric=(1, 2, 3, 4),
+            )  # fmt: skip
+        )
     plot = (
         Markup(plots.traffic_svg(data.traffic))
         if data.traffic is not None

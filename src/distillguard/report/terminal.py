@@ -130,6 +130,26 @@ def _print_findings(
         console.print(Padding(f.bullets, (0, 0, 0, 4)))
 
 
+def _days_table(result: AuditResult) -> Table:
+    """A log judged day by day: what each day's audit found."""
+    table = Table(
+        title="Judged day by day (each account takes its strongest day's verdict)",
+        box=box.SIMPLE_HEAVY,
+        title_justify="left",
+    )
+    for header in ("day (UTC)", "requests", "accounts", "flagged", "flagged clusters"):
+        table.add_column(header, justify="left" if header.startswith("day") else "right")
+    for d in result.stats.days:
+        table.add_row(
+            d.date,
+            f"{d.n_events:,}",
+            f"{d.n_accounts:,}",
+            Text(f"{d.n_flagged:,}", style="bold red" if d.n_flagged else ""),
+            f"{d.n_flagged_clusters:,}",
+        )
+    return table
+
+
 def _cluster_findings(clusters: list[ClusterVerdict]) -> list[_Finding]:
     return [
         _Finding(
@@ -195,6 +215,8 @@ def print_summary(
             )
         )
     console.print(Group(*parts))  # type: ignore[arg-type]
+    if stats.days:
+        console.print(_days_table(result))
 
     clusters = sorted(
         (c for c in result.clusters if c.flagged), key=lambda c: (-c.score, c.cluster_id)
