@@ -571,7 +571,7 @@ def main() -> None:
     print(text)
     name = "detect-hard" if args.hard else "detect"
     if args.days != 1.0:
-        name += f"-{args.days:g}d"
+        name += f"-{args.days:g}d" + ("" if args.no_replay else "-replay")
     record(name, text, {"command": cmd, "tuning_seeds": TUNING_SEEDS, "runs": runs})
 
 
