@@ -169,3 +169,23 @@ def test_a_log_of_three_days_is_judged_day_by_day_and_the_campaign_day_decides()
     assert whole.stats.days == ()
     assert not any(n.startswith("judged day by day") for n in whole.stats.notes)
     assert not any("judged day by day" in r for v in whole.accounts for r in v.reasons)
+
+
+def test_a_cluster_whose_flagged_members_took_verdicts_from_other_days_is_not_suspended() -> None:
+    # day 0: a and b flagged in a suspended cluster with four customers; day 1: the customers
+    # again (the same cluster), a and b stronger in one of their own
+    quiet = ["c", "d", "e", "f"]
+    day0 = _day(0, [_verdict("a", 0.9, "C0001"), _verdict("b", 0.9, "C0001"),
+                    *(_verdict(x, 0.1, "C0001") for x in quiet)],
+                [_cluster("C0001", ["a", "b", *quiet], 0.99, True)])  # fmt: skip
+    day1 = _day(1, [_verdict("a", 0.95, "C0002"), _verdict("b", 0.95, "C0002"),
+                    *(_verdict(x, 0.2, "C0001") for x in quiet)],
+                [_cluster("C0001", quiet, 0.3, False),
+                 _cluster("C0002", ["a", "b"], 0.99, True)])  # fmt: skip
+    out = combine_days([("2026-11-23", day0), ("2026-11-24", day1)], 100, T0)
+    by = out.by_account()
+    customers = next(c for c in out.clusters if c.cluster_id == by["c"].cluster_id)
+    assert set(customers.members) == set(quiet) and not customers.flagged
+    assert customers.response is Response.WATCH and customers.kind == "benign"
+    fleet = next(c for c in out.clusters if c.cluster_id == by["a"].cluster_id)
+    assert set(fleet.members) == {"a", "b"} and fleet.response is Response.SUSPEND

@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from distillguard.detect.verdicts import AccountVerdict, AuditResult, ClusterVerdict, DaySummary
+from distillguard.detect.verdicts import (
+    AccountVerdict,
+    AuditResult,
+    ClusterVerdict,
+    DaySummary,
+    response_for,
+)
 
 __all__ = ["DAY_BY_DAY_FROM_S", "DAY_S", "DayResult", "combine_days", "day_windows"]
 
@@ -196,6 +202,9 @@ def combine_days(
                     *day_ev[2:],
                 ),
                 shared=shared,
+                # none of its members flagged by their own strongest days: watched at most,
+                # whatever its strongest day recommended for the members it had then
+                response=top.response if c_flagged else response_for(top.score, False),
                 flagged=c_flagged,
                 kind=top.kind if c_flagged else "benign",
                 n_events=sum(v.n_events for v in mem),
