@@ -189,3 +189,15 @@ def test_a_cluster_whose_flagged_members_took_verdicts_from_other_days_is_not_su
     assert customers.response is Response.WATCH and customers.kind == "benign"
     fleet = next(c for c in out.clusters if c.cluster_id == by["a"].cluster_id)
     assert set(fleet.members) == {"a", "b"} and fleet.response is Response.SUSPEND
+
+
+def test_a_replay_of_several_days_flags_in_time_and_judges_the_days() -> None:
+    con = _three_days()
+    result = audit_store(FakeStore(con), replay=True, options=AuditOptions(replay_windows=6))
+    by = result.by_account()
+    day_one_end = datetime(2026, 11, 24, tzinfo=UTC)
+    for a in range(8):
+        v = by[f"camp{a}"]
+        assert v.flagged and v.first_flagged_at is not None and v.first_flagged_at < day_one_end
+    assert [d.n_flagged for d in result.stats.days] == [8, 0, 0]
+    assert not any(v.first_flagged_at for v in result.accounts if v.account_id.startswith("dev"))
