@@ -377,7 +377,8 @@ def _markdown(
         "while setting thresholds and fitting the combination weights."
         + (
             f" Each world is the `mixed` scenario over {days:g} days (the same populations and "
-            "campaigns, every account active across the period), audited as one log."
+            "campaigns, every account active across the period), audited as the audit does by "
+            "default: one UTC day at a time, each account taking its strongest day's verdict."
             if days != 1.0
             else ""
         ),
