@@ -29,6 +29,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _assert_spec_valid(verdicts: Path) -> None:
+    """The verdicts file passes the shared spec checker (where the checkout has it)."""
+    if SPEC_CHECK.exists():
+        done = subprocess.run(
+            [sys.executable, str(SPEC_CHECK), "verdicts", str(verdicts)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout
+
+
 def _files(world: Path) -> list[str]:
     events = next(world.glob("events.*"))
     return ["--events", str(events), "--accounts", str(world / "accounts.jsonl")]
@@ -47,13 +58,7 @@ def test_audit_writes_verdicts_clusters_enforcement_and_report(world: Path, tmp_
     verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     seen = {r["account_id"] for r in verdicts}
     assert seen <= {r["account_id"] for r in labels} and len(seen) > 100
-    if SPEC_CHECK.exists():
-        done = subprocess.run(
-            [sys.executable, str(SPEC_CHECK), "verdicts", str(out / "verdicts.jsonl")],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout
+    _assert_spec_valid(out / "verdicts.jsonl")
     malicious = {r["account_id"] for r in labels if r["label"] == "malicious"}
     flagged = {r["account_id"] for r in verdicts if r["flagged"]}
     assert flagged & malicious, "the audit catches some of the campaign accounts"
@@ -106,12 +111,7 @@ def test_audit_metadata_only_and_replay_from_an_ingested_store(world: Path, tmp_
         any(x.startswith("first flagged by") for x in r["reasons"]) for r in flagged
     )
     assert "5 periodic audits" in res.output
-    if SPEC_CHECK.exists():
-        done = subprocess.run(
-            [sys.executable, str(SPEC_CHECK), "verdicts", str(out / "verdicts.jsonl")],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout
+    _assert_spec_valid(out / "verdicts.jsonl")
     assert not (out / "report.html").exists()
 
 
@@ -210,13 +210,7 @@ def test_a_log_of_several_days_is_judged_day_by_day_unless_asked_to_audit_it_who
     assert "judged one UTC day at a time" in (out / "report.html").read_text()
     verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     clusters = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
-    if SPEC_CHECK.exists():
-        done = subprocess.run(
-            [sys.executable, str(SPEC_CHECK), "verdicts", str(out / "verdicts.jsonl")],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout
+    _assert_spec_valid(out / "verdicts.jsonl")
     assert all("judged day by day" in v["reasons"][-1] for v in verdicts)
     # Each cluster lists the accounts that name it, once across the days.
     for c in clusters:
