@@ -32,6 +32,7 @@ from benchmarks._record import record
 from distillguard.detect.behaviour.detectors import identity_risk_of
 from distillguard.detect.content import ContentModel
 from distillguard.detect.content.templates import template_id
+from distillguard.detect.days import DAY_BY_DAY_FROM_S
 from distillguard.detect.engine import AuditOptions, audit_store
 from distillguard.detect.queries import PROMPT_TEXT_SQL
 from distillguard.detect.verdicts import AuditResult
@@ -411,7 +412,14 @@ def _markdown(
             "gateway's online scorer on every request (acting at online score 0.6, with the "
             "sequential content-abuse test on new, weakly verified accounts), a periodic "
             f"audit every 1/{r0['replay_windows']} of the log"
-            + (f" reading the last {horizon:g} h" if horizon else " reading the log so far")
+            + (
+                f" reading the last {horizon:g} h"
+                if horizon
+                else " reading the last 24 h (the audit's default on a log longer than a day "
+                "and a half)"
+                if days * 86_400.0 > DAY_BY_DAY_FROM_S
+                else " reading the log so far"
+            )
             + (f", acting on accounts {confirm} audits in a row flag" if confirm > 1 else "")
             + ", and cluster links (a new account presenting a payment card, sign-up device or "
             "burst, client fingerprint or org that only flagged clusters used is flagged at its "
