@@ -595,14 +595,16 @@ def network_stage(
     # A fleet whose members each look like a hobbyist stays below the line through the lift
     # however closed it is; a member with no world outside a cluster of concern, doing what the
     # cluster does, takes the cluster's score (combine.closed_members).
+    inside = fleet_share(tied.src, tied.dst, tied.weight, comm.label, np.ones(len(frame)))
     closed = closed_members(
         comm.label,
         clusters,
-        fleet_share(tied.src, tied.dst, tied.weight, comm.label, np.ones(len(frame))),
+        inside,
         comm.strength_all,
         np.median(np.stack([backed, cov, harvesting]), axis=0),
     )
-    inside = fleet_share(tied.src, tied.dst, tied.weight, comm.label, np.ones(len(frame)))
+    # Likewise a member of a cluster attacking together that attacks itself, whose links are
+    # shared addresses too weak for the lift (combine.attacking_members).
     attackers = (
         attacking_members(
             comm.label,
